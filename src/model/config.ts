@@ -1,0 +1,81 @@
+/**
+ * The model-directory contract (`lance-e5.json`), as TypeScript types.
+ * The JSON Schema in schemas/lance-e5.schema.json is the source of truth; keep both in step.
+ */
+
+export type ModelFamily = "mistral" | "qwen2" | "qwen3" | "llama";
+
+/** How the RoPE base can be changed at load time without re-exporting. */
+export interface RopeConfig {
+  /** The base the model was trained with (Mistral: 10000). */
+  base: number;
+  /** Rotary dimension (usually head_dim); inverse frequencies are base^(-2i/dim) for i < dim/2. */
+  dim: number;
+  /**
+   * Name of the ONNX initializer holding the inverse frequencies (float32, `dim/2` values, any shape
+   * with that many elements). The runtime rewrites it to apply another base.
+   */
+  inv_freq_initializer?: string;
+  /** For fused-attention graphs: names of the cos/sin cache initializers ([max_positions, dim/2]). */
+  cos_cache_initializer?: string;
+  sin_cache_initializer?: string;
+}
+
+export interface LongContextConfig {
+  rope_base: number;
+  max_length: number;
+}
+
+export interface SpecialTokens {
+  bos_id: number | null;
+  eos_id: number;
+  /** Pad id; null means "fall back to EOS" (Mistral has no pad token). */
+  pad_id: number | null;
+}
+
+export interface OnnxConfig {
+  file: string;
+  inputs: { input_ids: string; attention_mask: string; position_ids?: string };
+  /** `last_hidden_state` [batch, seq, hidden] or, when pooling is in the graph, [batch, hidden]. */
+  output: string;
+  pooling_in_graph: boolean;
+}
+
+export interface ModelCard {
+  description?: string;
+  base?: string;
+  trained_on?: Array<{ source: string; examples?: number }>;
+  steps?: number;
+  hardware?: string;
+  scores?: Record<string, number | string>;
+  [key: string]: unknown;
+}
+
+export interface ModelConfig {
+  format_version: 1;
+  name: string;
+  family: ModelFamily;
+  hidden_size: number;
+  output_dim: number;
+  pooling: "last_token";
+  normalize: boolean;
+  tokens: SpecialTokens;
+  padding_side: "left" | "right";
+  max_length: number;
+  rope: RopeConfig;
+  long_context?: LongContextConfig | null;
+  /** `{task}` and `{query}` placeholders. e5: "Instruct: {task}\nQuery: {query}"; Qwen3: no space after "Query:". */
+  instruction_template: string;
+  default_task: string;
+  matryoshka_dims?: number[] | null;
+  onnx: OnnxConfig;
+  card: ModelCard;
+}
+
+/** What a table records about the model that built it: never a filesystem path. */
+export interface ModelIdentity {
+  name: string;
+  /** Hex SHA-256 over model.onnx (+ external data), tokenizer.json and lance-e5.json's embedding-relevant fields. */
+  hash: string;
+  dim: number;
+}

@@ -1,0 +1,48 @@
+import type { ModelConfig, ModelIdentity } from "./config.ts";
+
+/** Options shared by query and document embedding. */
+export interface EmbedOptions {
+  /** Matryoshka output dims: truncate then renormalise. Error on models without `matryoshka_dims`. */
+  dimensions?: number;
+  /** Cut over-length inputs to max_length (default true); false makes an over-length input an error. */
+  truncate?: boolean;
+  /** Progress callback, called after each batch with the number of texts done so far. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface QueryOptions extends EmbedOptions {
+  /** A task name from src/instructions (e.g. `web_search`), or ... */
+  task?: string;
+  /** ... a free one-sentence task definition. Neither: the model's default task. */
+  instruction?: string;
+}
+
+/** Token ids of one text, ready for the model: special tokens added, truncated, EOS appended once. */
+export interface EncodedText {
+  ids: number[];
+  /** True when the text was longer than max_length - 1 tokens and was cut. */
+  truncated: boolean;
+}
+
+/**
+ * The one interface everything embeds through (ingest, search, server, eval, plugins).
+ * Vectors are L2-normalised Float32Arrays, returned in input order.
+ */
+export interface Embedder {
+  readonly config: ModelConfig;
+  readonly identity: ModelIdentity;
+  /** Effective max length in tokens (the long-context one when loaded in long-context mode). */
+  readonly maxLength: number;
+  readonly dim: number;
+  embedQueries(texts: string[], options?: QueryOptions): Promise<Float32Array[]>;
+  embedDocuments(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
+  /** Embed texts exactly as given: no instruction formatting (OpenAI `input_type: "raw"`). */
+  embedRaw(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
+  /** Tokenise as the model will see it (BOS, truncation, EOS). */
+  encode(text: string, maxLength?: number): EncodedText;
+  /** Token count of a text without special tokens (for chunking budgets). */
+  countTokens(text: string): number;
+  /** Formats a query with the instruction template (exposed so callers can show what is embedded). */
+  formatQuery(query: string, options?: { task?: string; instruction?: string }): string;
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,1 @@
+"""lance-e5 training: synthetic data -> LoRA/InfoNCE -> merged model -> ONNX model directory."""
