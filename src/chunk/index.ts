@@ -1,0 +1,165 @@
+/**
+ * Token-aware splitting: chunk sizes are counted in the model's tokens, never characters. Text is cut at
+ * paragraph, then sentence, then word, then character boundaries — the coarsest level that fits — and the
+ * pieces are packed greedily into chunks. Every chunk is an exact slice of the source text, so offsets stay
+ * valid (`text.slice(start, end) === chunk.text`). The long-context work extends this module (parent/child
+ * chunks); keep it free of embedding and storage.
+ */
+
+export interface TextChunk {
+  text: string;
+  /** Offsets into the source text (UTF-16 code units). */
+  start: number;
+  end: number;
+  /** Token count of `text` without special tokens. */
+  tokens: number;
+}
+
+export interface ChunkOptions {
+  /** Most tokens per chunk, special tokens excluded. */
+  maxTokens: number;
+  /** Tokens of the previous chunk's tail repeated at the start of the next (default 0). */
+  overlapTokens?: number;
+  /** The model's token count of a text without special tokens (Embedder.countTokens). */
+  countTokens: (text: string) => number;
+}
+
+interface Span {
+  start: number;
+  end: number;
+  tokens: number;
+}
+
+// Cut after these boundaries; each level is tried only when a piece of the previous level is too long.
+const PARAGRAPH = /\n[ \t]*\n\s*/g;
+const SENTENCE = /[.!?\u2026\u3002\uff01\uff1f]+["'\u201d\u2019)\]]*\s+|[\u3002\uff01\uff1f]+|\n/g;
+const WORD = /\s+/g;
+const LEVELS = [PARAGRAPH, SENTENCE, WORD];
+
+/**
+ * Pieces longer than this many characters per allowed token are split before being counted at all: the
+ * SentencePiece tokenizers without a pre-tokenizer are super-linear on long strings (ENVIRONMENT.md).
+ */
+const MAX_CHARS_PER_TOKEN = 16;
+
+function cutPoints(text: string, start: number, end: number, pattern: RegExp): number[] {
+  const slice = text.slice(start, end);
+  const cuts: number[] = [];
+  pattern.lastIndex = 0;
+  for (let m = pattern.exec(slice); m !== null; m = pattern.exec(slice)) {
+    if (m[0].length === 0) {
+      pattern.lastIndex++;
+      continue;
+    }
+    const cut = start + m.index + m[0].length;
+    if (cut < end) cuts.push(cut);
+  }
+  return cuts;
+}
+
+/** Largest prefix end of [start, end) whose token count fits (binary search over characters). */
+function fittingPrefixEnd(text: string, start: number, end: number, max: number, count: (t: string) => number): number {
+  let lo = start + 1;
+  let hi = Math.min(end, start + max * MAX_CHARS_PER_TOKEN);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (count(text.slice(start, mid)) <= max) lo = mid;
+    else hi = mid - 1;
+  }
+  // Never split a surrogate pair.
+  if (lo < end && isLowSurrogate(text.charCodeAt(lo)) && lo - 1 > start) lo--;
+  return lo;
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
+}
+
+/** Levels below this are always cut (paragraphs and sentences); deeper ones only when a piece is too long. */
+const FORCED_LEVELS = 2;
+
+/** Splits [start, end) into sentence-or-smaller spans of at most `max` tokens each. */
+function splitToFit(text: string, start: number, end: number, level: number, options: ChunkOptions, out: Span[]): void {
+  const { maxTokens: max, countTokens: count } = options;
+  if (level < FORCED_LEVELS) {
+    // Packing sentences (not whole paragraphs) fills chunks evenly and lets overlap repeat sentences.
+    const cuts = cutPoints(text, start, end, LEVELS[level]!);
+    let from = start;
+    for (const cut of [...cuts, end]) {
+      splitToFit(text, from, cut, level + 1, options, out);
+      from = cut;
+    }
+    return;
+  }
+  if (end - start <= max * MAX_CHARS_PER_TOKEN) {
+    // Trailing whitespace (the separator we cut after) is dropped when the piece ends a chunk, so it does not
+    // count against the fit; joins are re-checked when packing.
+    const tokens = count(text.slice(start, end).trimEnd());
+    if (tokens <= max) {
+      out.push({ start, end, tokens });
+      return;
+    }
+  }
+  for (let l = level; l < LEVELS.length; l++) {
+    const cuts = cutPoints(text, start, end, LEVELS[l]!);
+    if (cuts.length === 0) continue;
+    let from = start;
+    for (const cut of [...cuts, end]) {
+      splitToFit(text, from, cut, l + 1, options, out);
+      from = cut;
+    }
+    return;
+  }
+  // No boundary left: cut by characters.
+  let from = start;
+  while (from < end) {
+    const to = fittingPrefixEnd(text, from, end, max, count);
+    out.push({ start: from, end: to, tokens: count(text.slice(from, to)) });
+    from = to;
+  }
+}
+
+/** Trims whitespace at both ends of [start, end); null when nothing is left. */
+function trimmed(text: string, start: number, end: number): { start: number; end: number } | null {
+  let s = start;
+  let e = end;
+  while (s < e && /\s/.test(text[s]!)) s++;
+  while (e > s && /\s/.test(text[e - 1]!)) e--;
+  return s < e ? { start: s, end: e } : null;
+}
+
+/** Splits a document into token-bounded chunks with exact source offsets. */
+export function chunkText(text: string, options: ChunkOptions): TextChunk[] {
+  const { maxTokens: max, countTokens: count } = options;
+  if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxTokens must be a positive integer, got ${max}`);
+  const overlap = Math.max(0, Math.min(options.overlapTokens ?? 0, Math.floor(max / 2)));
+  const spans: Span[] = [];
+  splitToFit(text, 0, text.length, 0, options, spans);
+
+  const chunks: TextChunk[] = [];
+  // Counts of pieces are nearly additive (a join adds at most ~two tokens per boundary: the separator, e.g.
+  // "\n\n" as byte tokens): re-count the joined text only when it could be over the limit, so most text is
+  // tokenised once here.
+  let i = 0;
+  while (i < spans.length) {
+    let j = i;
+    let sum = 0;
+    while (j < spans.length && sum + spans[j]!.tokens <= max) sum += spans[j++]!.tokens;
+    if (j === i) j = i + 1; // a single span always fits by construction
+    let range = trimmed(text, spans[i]!.start, spans[j - 1]!.end);
+    let tokens = range ? (sum + 2 * (j - i - 1) > max ? count(text.slice(range.start, range.end)) : sum) : 0;
+    while (range && tokens > max && j - i > 1) {
+      j--;
+      range = trimmed(text, spans[i]!.start, spans[j - 1]!.end);
+      tokens = range ? count(text.slice(range.start, range.end)) : 0;
+    }
+    if (range) chunks.push({ text: text.slice(range.start, range.end), start: range.start, end: range.end, tokens });
+    if (j >= spans.length) break;
+    // Next chunk starts `overlap` tokens back, but always after this chunk's first span (progress).
+    let next = j;
+    let back = 0;
+    while (overlap > 0 && next - 1 > i && back + spans[next - 1]!.tokens <= overlap) back += spans[--next]!.tokens;
+    i = next;
+  }
+  return chunks;
+}
