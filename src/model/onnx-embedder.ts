@@ -1,0 +1,399 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import ort from "onnxruntime-node";
+import { formatQuery, resolveInstruction } from "../instructions/index.ts";
+import { padBatch, planBatches } from "./batching.ts";
+import type { ModelConfig, ModelIdentity } from "./config.ts";
+import type { Embedder, EmbedOptions, EncodedText, QueryOptions } from "./embedder.ts";
+import { EmbedOptionsError, InvalidInputError, ModelDirectoryError } from "./errors.ts";
+import { modelIdentity } from "./identity.ts";
+import { HF_CONFIG_FILE, readModelConfig, readModelFile, readOptionalModelJson, TOKENIZER_FILE } from "./model-dir.ts";
+import { fromFloat16Bits, type InitializerInfo, listInitializers, OnnxProtoError } from "./onnx-proto.ts";
+import { l2Normalize, lastTokenPool } from "./pooling.ts";
+import { applyRopeBase, RopeOverrideError, ropeCachePositions } from "./rope.ts";
+import { acquireSession, type SessionLease } from "./session-cache.ts";
+import { ModelTokenizer, validateText } from "./tokenize.ts";
+
+export interface LoadEmbedderOptions {
+  /** ORT intra-op threads. Default: env LANCE_E5_THREADS, else the number of CPUs. */
+  threads?: number;
+  /** Use the config's `long_context` block (extended RoPE base and max length). */
+  longContext?: boolean;
+  /** RoPE base to run at (overrides the native one, or the long-context one). */
+  ropeBase?: number;
+  /** Max tokens per text including special tokens (default: the config's, or the long-context one). */
+  maxLength?: number;
+  /** Upper bound on rows × padded length per ORT run (default 8192 tokens). */
+  batchTokenBudget?: number;
+  /**
+   * Padding side override. The default is the config's `padding_side`; graphs with fused attention
+   * (GroupQueryAttention) only support right padding, so override only for graphs that accept both.
+   */
+  paddingSide?: "left" | "right";
+}
+
+export const DEFAULT_BATCH_TOKEN_BUDGET = 8192;
+
+/** Thread count from the option, else LANCE_E5_THREADS, else all CPUs. */
+export function resolveThreads(threads?: number): number {
+  const fromEnv = process.env.LANCE_E5_THREADS;
+  const value = threads ?? (fromEnv !== undefined && fromEnv !== "" ? Number(fromEnv) : os.availableParallelism());
+  if (!Number.isInteger(value) || value < 1) {
+    throw new EmbedOptionsError(
+      `threads must be a positive integer, got ${threads !== undefined ? threads : `LANCE_E5_THREADS=${fromEnv}`}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Loads a model directory (model.onnx, tokenizer.json, lance-e5.json) into an Embedder. Checks the files against
+ * each other (schema, graph inputs/outputs, hidden size, tokenizer ids within the embedding table) so a broken
+ * directory fails here with a ModelDirectoryError rather than with wrong vectors later.
+ */
+export async function loadEmbedder(modelDir: string, options: LoadEmbedderOptions = {}): Promise<Embedder> {
+  const dir = path.resolve(modelDir);
+  const config = readModelConfig(dir);
+  const tokenizer = ModelTokenizer.load(dir, config.tokens);
+  checkVocabSize(dir, tokenizer);
+
+  const threads = resolveThreads(options.threads);
+  if (options.longContext && !config.long_context) {
+    throw new EmbedOptionsError(`model "${config.name}" has no long_context block in lance-e5.json`);
+  }
+  const longContext = options.longContext ? config.long_context : undefined;
+  const ropeBase = options.ropeBase ?? longContext?.rope_base ?? config.rope.base;
+  if (!(ropeBase > 1)) throw new EmbedOptionsError(`ropeBase must be greater than 1, got ${ropeBase}`);
+  const maxLength = options.maxLength ?? longContext?.max_length ?? config.max_length;
+  if (!Number.isInteger(maxLength) || maxLength < tokenizer.prefixIds.length + tokenizer.suffixIds.length + 2) {
+    throw new EmbedOptionsError(`maxLength must be an integer large enough for special tokens, got ${maxLength}`);
+  }
+  const budget = options.batchTokenBudget ?? DEFAULT_BATCH_TOKEN_BUDGET;
+  if (!Number.isInteger(budget) || budget < 1) {
+    throw new EmbedOptionsError(`batchTokenBudget must be a positive integer, got ${budget}`);
+  }
+
+  const modelBytes = readModelFile(dir, config.onnx.file);
+  let initializers: InitializerInfo[];
+  try {
+    initializers = listInitializers(modelBytes);
+  } catch (error) {
+    if (!(error instanceof OnnxProtoError)) throw error;
+    throw new ModelDirectoryError(dir, `${config.onnx.file} is not a valid ONNX model (${error.message})`, {
+      cause: error,
+    });
+  }
+  const externalFiles = [...new Set(initializers.flatMap((t) => t.externalLocation ?? []))];
+  const cachePositions = ropeCachePositions(initializers, config.rope);
+  if (maxLength > cachePositions) {
+    throw new EmbedOptionsError(`maxLength ${maxLength} exceeds the ${cachePositions} positions of the rotary caches`);
+  }
+
+  const identity = await modelIdentity(dir, config, externalFiles, TOKENIZER_FILE);
+  const lease = await acquireSession({ modelPath: path.join(dir, config.onnx.file), ropeBase, threads }, () =>
+    createCheckedSession(dir, config, tokenizer, modelBytes, initializers, externalFiles, ropeBase, threads),
+  );
+  return new OnnxEmbedder(config, identity, tokenizer, lease, {
+    maxLength,
+    budget,
+    paddingSide: options.paddingSide ?? config.padding_side,
+  });
+}
+
+/** A tokenizer id beyond the checkpoint's vocab size would index past the embedding table. */
+function checkVocabSize(dir: string, tokenizer: ModelTokenizer): void {
+  const hfConfig = readOptionalModelJson(dir, HF_CONFIG_FILE) as { vocab_size?: unknown } | undefined;
+  const vocabSize = hfConfig?.vocab_size;
+  if (typeof vocabSize === "number" && tokenizer.maxTokenId >= vocabSize) {
+    throw new ModelDirectoryError(
+      dir,
+      `${TOKENIZER_FILE} produces ids up to ${tokenizer.maxTokenId} but ${HF_CONFIG_FILE} vocab_size is ${vocabSize} (tokenizer/vocab mismatch)`,
+    );
+  }
+}
+
+async function createCheckedSession(
+  dir: string,
+  config: ModelConfig,
+  tokenizer: ModelTokenizer,
+  modelBytes: Uint8Array,
+  initializers: InitializerInfo[],
+  externalFiles: string[],
+  ropeBase: number,
+  threads: number,
+): Promise<ort.InferenceSession> {
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+  };
+  let session: ort.InferenceSession;
+  try {
+    if (ropeBase === config.rope.base) {
+      // Unedited: load by path so ORT resolves external data next to the file itself.
+      session = await ort.InferenceSession.create(path.join(dir, config.onnx.file), sessionOptions);
+    } else {
+      let edited: Uint8Array;
+      try {
+        edited = applyRopeBase(modelBytes, initializers, config.rope, ropeBase);
+      } catch (error) {
+        if (error instanceof RopeOverrideError) throw new ModelDirectoryError(dir, error.message, { cause: error });
+        throw error;
+      }
+      session = await createFromEditedBytes(dir, edited, externalFiles, sessionOptions);
+    }
+  } catch (error) {
+    if (error instanceof ModelDirectoryError) throw error;
+    throw new ModelDirectoryError(
+      dir,
+      `${config.onnx.file} cannot be loaded by onnxruntime (${(error as Error).message})`,
+      {
+        cause: error,
+      },
+    );
+  }
+  try {
+    checkGraphNames(dir, config, session);
+    await probeSession(dir, config, tokenizer, session);
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+  return session;
+}
+
+/** External data is resolved relative to the model file, so an edited graph goes to a temp dir beside links to it. */
+async function createFromEditedBytes(
+  dir: string,
+  edited: Uint8Array,
+  externalFiles: string[],
+  sessionOptions: ort.InferenceSession.SessionOptions,
+): Promise<ort.InferenceSession> {
+  if (externalFiles.length === 0) return ort.InferenceSession.create(edited, sessionOptions);
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "lance-e5-rope-"));
+  try {
+    for (const file of externalFiles) {
+      await mkdir(path.dirname(path.join(tmp, file)), { recursive: true });
+      await symlink(path.join(dir, file), path.join(tmp, file));
+    }
+    await writeFile(path.join(tmp, "model.onnx"), edited);
+    return await ort.InferenceSession.create(path.join(tmp, "model.onnx"), sessionOptions);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function checkGraphNames(dir: string, config: ModelConfig, session: ort.InferenceSession): void {
+  const wanted = Object.values(config.onnx.inputs) as string[];
+  for (const name of wanted) {
+    if (!session.inputNames.includes(name)) {
+      throw new ModelDirectoryError(
+        dir,
+        `lance-e5.json onnx.inputs names "${name}" but the graph's inputs are ${session.inputNames.join(", ")}`,
+      );
+    }
+  }
+  const unfed = session.inputNames.filter((n) => !wanted.includes(n));
+  if (unfed.length > 0) {
+    throw new ModelDirectoryError(dir, `the graph needs inputs lance-e5.json does not map: ${unfed.join(", ")}`);
+  }
+  if (!session.outputNames.includes(config.onnx.output)) {
+    throw new ModelDirectoryError(
+      dir,
+      `lance-e5.json onnx.output is "${config.onnx.output}" but the graph's outputs are ${session.outputNames.join(", ")}`,
+    );
+  }
+}
+
+/**
+ * One tiny run with the tokenizer's largest id: ORT's Gather rejects an id past the embedding table (tokenizer /
+ * vocab mismatch), and the output's last dimension must be the configured hidden size.
+ */
+async function probeSession(
+  dir: string,
+  config: ModelConfig,
+  tokenizer: ModelTokenizer,
+  session: ort.InferenceSession,
+): Promise<void> {
+  const ids = [tokenizer.maxTokenId, config.tokens.eos_id];
+  let output: ort.Tensor;
+  try {
+    output = (await runBatch(config, session, padBatch([ids], config.tokens.eos_id, "right"))).output;
+  } catch (error) {
+    const message = (error as Error).message;
+    const problem = /out of (data )?bounds|out of range|indices/i.test(message)
+      ? `${TOKENIZER_FILE} produces ids up to ${tokenizer.maxTokenId}, past the model's embedding table (tokenizer/vocab mismatch): ${message}`
+      : `${config.onnx.file} fails on a probe input: ${message}`;
+    throw new ModelDirectoryError(dir, problem, { cause: error });
+  }
+  const expectedRank = config.onnx.pooling_in_graph ? 2 : 3;
+  const width = output.dims[output.dims.length - 1];
+  if (output.dims.length !== expectedRank) {
+    throw new ModelDirectoryError(
+      dir,
+      `output "${config.onnx.output}" has shape [${output.dims.join(", ")}], expected rank ${expectedRank} (pooling_in_graph: ${config.onnx.pooling_in_graph})`,
+    );
+  }
+  if (width !== config.hidden_size) {
+    throw new ModelDirectoryError(
+      dir,
+      `the ONNX output's hidden size is ${width} but lance-e5.json hidden_size is ${config.hidden_size}`,
+    );
+  }
+}
+
+async function runBatch(
+  config: ModelConfig,
+  session: ort.InferenceSession,
+  batch: ReturnType<typeof padBatch>,
+): Promise<{ output: ort.Tensor; values: ArrayLike<number> }> {
+  const shape = [batch.batch, batch.seqLength];
+  const feeds: Record<string, ort.Tensor> = {
+    [config.onnx.inputs.input_ids]: new ort.Tensor("int64", batch.inputIds, shape),
+    [config.onnx.inputs.attention_mask]: new ort.Tensor("int64", batch.attentionMask, shape),
+  };
+  if (config.onnx.inputs.position_ids !== undefined) {
+    feeds[config.onnx.inputs.position_ids] = new ort.Tensor("int64", batch.positionIds, shape);
+  }
+  const results = await session.run(feeds, [config.onnx.output]);
+  const output = results[config.onnx.output] as ort.Tensor;
+  let values: ArrayLike<number>;
+  if (output.type === "float32") values = output.data as Float32Array;
+  else if (output.type === "float16") {
+    // ORT hands float16 back as raw bits (Uint16Array) on Node 20, which has no Float16Array.
+    const bits = output.data as Uint16Array;
+    const converted = new Float32Array(bits.length);
+    for (let i = 0; i < bits.length; i++) converted[i] = fromFloat16Bits(bits[i] as number);
+    values = converted;
+  } else throw new Error(`output "${config.onnx.output}" has type ${output.type}, expected float32 or float16`);
+  return { output, values };
+}
+
+interface RuntimeSettings {
+  maxLength: number;
+  budget: number;
+  paddingSide: "left" | "right";
+}
+
+class OnnxEmbedder implements Embedder {
+  readonly maxLength: number;
+  readonly dim: number;
+  private disposed = false;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly identity: ModelIdentity,
+    private readonly tokenizer: ModelTokenizer,
+    private readonly lease: SessionLease,
+    private readonly settings: RuntimeSettings,
+  ) {
+    this.maxLength = settings.maxLength;
+    this.dim = config.output_dim;
+  }
+
+  embedQueries(texts: string[], options: QueryOptions = {}): Promise<Float32Array[]> {
+    checkArray(texts);
+    const instruction = resolveInstruction(options, this.config.default_task);
+    texts.forEach(validateText);
+    return this.embedFormatted(
+      texts.map((q) => formatQuery(this.config.instruction_template, instruction, q)),
+      options,
+    );
+  }
+
+  embedDocuments(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    return this.embedRaw(texts, options);
+  }
+
+  embedRaw(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    checkArray(texts);
+    texts.forEach(validateText);
+    return this.embedFormatted(texts, options);
+  }
+
+  encode(text: string, maxLength = this.maxLength): EncodedText {
+    validateText(text, 0);
+    return this.tokenizer.encode(text, maxLength);
+  }
+
+  countTokens(text: string): number {
+    return this.tokenizer.countTokens(text);
+  }
+
+  formatQuery(query: string, options: { task?: string; instruction?: string } = {}): string {
+    return formatQuery(this.config.instruction_template, resolveInstruction(options, this.config.default_task), query);
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.lease.release();
+  }
+
+  private outputDims(options: EmbedOptions): number {
+    const { dimensions } = options;
+    if (dimensions === undefined || dimensions === this.config.output_dim) return this.config.output_dim;
+    const allowed = this.config.matryoshka_dims ?? [];
+    if (allowed.length === 0) {
+      throw new EmbedOptionsError(
+        `model "${this.config.name}" has no Matryoshka dims; only its full ${this.config.output_dim} dimensions are available`,
+      );
+    }
+    if (!allowed.includes(dimensions)) {
+      throw new EmbedOptionsError(
+        `dimensions ${dimensions} is not one of the model's Matryoshka dims: ${[...allowed, this.config.output_dim].join(", ")}`,
+      );
+    }
+    return dimensions;
+  }
+
+  private async embedFormatted(texts: string[], options: EmbedOptions): Promise<Float32Array[]> {
+    if (this.disposed) throw new Error("this embedder was disposed");
+    const dims = this.outputDims(options);
+    const encoded = texts.map((text, index) => {
+      const result = this.tokenizer.encode(text, this.maxLength);
+      if (result.truncated && options.truncate === false) {
+        throw new InvalidInputError(index, `text is longer than ${this.maxLength} tokens and truncate is false`);
+      }
+      return result.ids;
+    });
+    const results = new Array<Float32Array>(texts.length);
+    const padId = this.config.tokens.pad_id ?? this.config.tokens.eos_id;
+    const { session } = this.lease;
+    let done = 0;
+    for (const plan of planBatches(
+      encoded.map((ids) => ids.length),
+      this.settings.budget,
+      Number.POSITIVE_INFINITY,
+    )) {
+      const batch = padBatch(
+        plan.rows.map((i) => encoded[i] as number[]),
+        padId,
+        this.settings.paddingSide,
+      );
+      const { values } = await runBatch(this.config, session, batch);
+      plan.rows.forEach((textIndex, row) => {
+        const vector = this.config.onnx.pooling_in_graph
+          ? lastTokenPool(values, 1, this.config.hidden_size, row, 0, dims)
+          : lastTokenPool(
+              values,
+              batch.seqLength,
+              this.config.hidden_size,
+              row,
+              batch.lastTokenIndex[row] as number,
+              dims,
+            );
+        results[textIndex] = this.config.normalize ? l2Normalize(vector) : vector;
+      });
+      done += plan.rows.length;
+      options.onProgress?.(done, texts.length);
+    }
+    return results;
+  }
+}
+
+function checkArray(texts: unknown): asserts texts is unknown[] {
+  if (!Array.isArray(texts)) throw new InvalidInputError(0, "expected an array of strings");
+}

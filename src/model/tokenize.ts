@@ -1,0 +1,142 @@
+import { Tokenizer } from "@huggingface/tokenizers";
+import type { SpecialTokens } from "./config.ts";
+import type { EncodedText } from "./embedder.ts";
+import { InvalidInputError, ModelDirectoryError } from "./errors.ts";
+import { readModelJson, readOptionalModelJson, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "./model-dir.ts";
+
+/** Texts at most this many characters per wanted token are tokenised whole; longer ones by growing prefixes. */
+const WHOLE_TEXT_CHARS_PER_TOKEN = 6;
+/** Extra tokens a prefix must yield beyond the wanted ones, so the cut cannot reach the kept ids. */
+const PREFIX_MARGIN_TOKENS = 16;
+
+/**
+ * Rejects what no tokenizer should see: non-strings, empty or whitespace-only text (its embedding would be the
+ * EOS alone), lone UTF-16 surrogates (not encodable as UTF-8, so Python and JS would disagree) and NUL bytes.
+ */
+export function validateText(text: unknown, index: number): asserts text is string {
+  if (typeof text !== "string") throw new InvalidInputError(index, `expected a string, got ${describe(text)}`);
+  if (text.trim() === "") throw new InvalidInputError(index, "text is empty or whitespace only");
+  if (/\p{Cs}/u.test(text)) throw new InvalidInputError(index, "text contains a lone UTF-16 surrogate");
+  if (text.includes("\u0000")) throw new InvalidInputError(index, "text contains a NUL character");
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value;
+}
+
+/**
+ * The model's tokenizer with the e5 recipe on top (REFERENCE.md §1): the tokenizer's own special tokens, right
+ * truncation to `maxLength - 1`, EOS appended unless the post-processor already ended with it.
+ * @huggingface/tokenizers has no truncation, so the special tokens the post-processor adds are learnt once
+ * (by encoding a probe with and without them) and re-applied around truncated content ids.
+ */
+export class ModelTokenizer {
+  /** Special ids the post-processor puts before / after the content (Mistral: [BOS] / []; Qwen: [] / []). */
+  readonly prefixIds: readonly number[];
+  readonly suffixIds: readonly number[];
+  /** Largest id the tokenizer can produce (vocab + added tokens), for the vocab-size check against the model. */
+  readonly maxTokenId: number;
+
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    readonly eosId: number,
+  ) {
+    const probe = "a";
+    const withSpecial = tokenizer.encode(probe).ids;
+    const content = tokenizer.encode(probe, { add_special_tokens: false }).ids;
+    const at = indexOfSequence(withSpecial, content);
+    this.prefixIds = at < 0 ? [] : withSpecial.slice(0, at);
+    this.suffixIds = at < 0 ? [] : withSpecial.slice(at + content.length);
+    let maxId = 0;
+    for (const id of tokenizer.get_vocab(true).values()) if (id > maxId) maxId = id;
+    this.maxTokenId = maxId;
+  }
+
+  static load(modelDir: string, tokens: SpecialTokens): ModelTokenizer {
+    const json = readModelJson(modelDir, TOKENIZER_FILE);
+    const config = readOptionalModelJson(modelDir, TOKENIZER_CONFIG_FILE) ?? {};
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = new Tokenizer(json as object, config as object);
+    } catch (error) {
+      throw new ModelDirectoryError(modelDir, `${TOKENIZER_FILE} cannot be loaded (${(error as Error).message})`, {
+        cause: error,
+      });
+    }
+    const modelTokenizer = new ModelTokenizer(tokenizer, tokens.eos_id);
+    if (tokens.eos_id > modelTokenizer.maxTokenId) {
+      throw new ModelDirectoryError(
+        modelDir,
+        `lance-e5.json tokens.eos_id ${tokens.eos_id} is not in ${TOKENIZER_FILE} (largest id ${modelTokenizer.maxTokenId})`,
+      );
+    }
+    return modelTokenizer;
+  }
+
+  /** Token count of a text without special tokens. */
+  countTokens(text: string): number {
+    return this.tokenizer.encode(text, { add_special_tokens: false }).ids.length;
+  }
+
+  /**
+   * Ids as the model sees them: prefix specials + content cut to fit + suffix specials, at most `maxLength - 1`
+   * tokens, then EOS appended unless already last. Only as much of a long text is tokenised as needed.
+   */
+  encode(text: string, maxLength: number): EncodedText {
+    const budget = maxLength - 1 - this.prefixIds.length - this.suffixIds.length;
+    if (budget < 1) throw new RangeError(`maxLength ${maxLength} leaves no room for content tokens`);
+    const { ids: content, truncated } = this.contentPrefix(text, budget);
+    const ids = [...this.prefixIds, ...content, ...this.suffixIds];
+    if (ids[ids.length - 1] !== this.eosId) ids.push(this.eosId);
+    return { ids, truncated };
+  }
+
+  /**
+   * The first `limit` content ids of `text`, equal to the first `limit` ids of tokenising the whole text.
+   * Tokenising a whole long text is wasteful and, for SentencePiece-style tokenizers without a pre-tokenizer,
+   * super-linear; so a growing character prefix is tokenised instead and accepted only when a longer cut agrees
+   * on the kept ids (a cut can change the last tokens before it, never ones far before it).
+   */
+  contentPrefix(text: string, limit: number): { ids: number[]; truncated: boolean } {
+    const encode = (s: string) => this.tokenizer.encode(s, { add_special_tokens: false }).ids;
+    if (text.length <= limit * WHOLE_TEXT_CHARS_PER_TOKEN + 256) {
+      const ids = encode(text);
+      return ids.length > limit ? { ids: ids.slice(0, limit), truncated: true } : { ids, truncated: false };
+    }
+    let cut = safeCut(text, limit * 4 + 64);
+    for (;;) {
+      const ids = encode(text.slice(0, cut));
+      if (cut >= text.length) {
+        return ids.length > limit ? { ids: ids.slice(0, limit), truncated: true } : { ids, truncated: false };
+      }
+      if (ids.length >= limit + PREFIX_MARGIN_TOKENS) {
+        const check = encode(text.slice(0, safeCut(text, cut + Math.max(256, cut >> 2))));
+        if (samePrefix(ids, check, limit)) return { ids: ids.slice(0, limit), truncated: true };
+      }
+      cut = safeCut(text, cut * 2);
+    }
+  }
+}
+
+/** A prefix length not splitting a surrogate pair, capped at the text length. */
+function safeCut(text: string, length: number): number {
+  if (length >= text.length) return text.length;
+  const code = text.charCodeAt(length - 1);
+  return code >= 0xd800 && code <= 0xdbff ? length - 1 : length;
+}
+
+function samePrefix(a: readonly number[], b: readonly number[], length: number): boolean {
+  if (a.length < length || b.length < length) return false;
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function indexOfSequence(haystack: readonly number[], needle: readonly number[]): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
