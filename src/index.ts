@@ -1,0 +1,2 @@
+/** lance-e5's public API. Each area adds its exports here. */
+export * from "./model/index.ts";
