@@ -41,31 +41,20 @@ async function hashFile(hash: ReturnType<typeof createHash>, file: string): Prom
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
 }
 
-const identityCache = new Map<string, Promise<ModelIdentity>>();
-
 /**
  * name + SHA-256 over model.onnx, its external data files (sorted), tokenizer.json and the embedding-relevant
- * config fields; computed once per process per directory (hashing a multi-GB model takes a while).
+ * config fields. Callers cache it (model-files.ts): hashing a multi-GB model takes a while.
  */
-export function modelIdentity(
+export async function modelIdentity(
   modelDir: string,
   config: ModelConfig,
   externalDataFiles: readonly string[],
   tokenizerFile: string,
 ): Promise<ModelIdentity> {
-  const key = `${modelDir}\0${config.name}\0${canonicalJson(embeddingRelevantConfig(config))}`;
-  let cached = identityCache.get(key);
-  if (cached === undefined) {
-    cached = (async () => {
-      const hash = createHash("sha256");
-      await hashFile(hash, path.join(modelDir, config.onnx.file));
-      for (const file of [...externalDataFiles].sort()) await hashFile(hash, path.join(modelDir, file));
-      await hashFile(hash, path.join(modelDir, tokenizerFile));
-      hash.update(`\0config\0${canonicalJson(embeddingRelevantConfig(config))}`);
-      return { name: config.name, hash: hash.digest("hex"), dim: config.output_dim };
-    })();
-    cached.catch(() => identityCache.delete(key));
-    identityCache.set(key, cached);
-  }
-  return cached;
+  const hash = createHash("sha256");
+  await hashFile(hash, path.join(modelDir, config.onnx.file));
+  for (const file of [...externalDataFiles].sort()) await hashFile(hash, path.join(modelDir, file));
+  await hashFile(hash, path.join(modelDir, tokenizerFile));
+  hash.update(`\0config\0${canonicalJson(embeddingRelevantConfig(config))}`);
+  return { name: config.name, hash: hash.digest("hex"), dim: config.output_dim };
 }

@@ -7,13 +7,13 @@ import { padBatch, planBatches } from "./batching.ts";
 import type { ModelConfig, ModelIdentity } from "./config.ts";
 import type { Embedder, EmbedOptions, EncodedText, QueryOptions } from "./embedder.ts";
 import { EmbedOptionsError, InvalidInputError, ModelDirectoryError } from "./errors.ts";
-import { modelIdentity } from "./identity.ts";
-import { HF_CONFIG_FILE, readModelConfig, readModelFile, readOptionalModelJson, TOKENIZER_FILE } from "./model-dir.ts";
-import { fromFloat16Bits, type InitializerInfo, listInitializers, OnnxProtoError } from "./onnx-proto.ts";
+import { TOKENIZER_FILE } from "./model-dir.ts";
+import { loadModelFiles, type ModelFiles, readModelBytes } from "./model-files.ts";
+import { fromFloat16Bits } from "./onnx-proto.ts";
 import { l2Normalize, lastTokenPool } from "./pooling.ts";
 import { applyRopeBase, RopeOverrideError, ropeCachePositions } from "./rope.ts";
 import { acquireSession, type SessionLease } from "./session-cache.ts";
-import { ModelTokenizer, validateText } from "./tokenize.ts";
+import { type ModelTokenizer, validateText } from "./tokenize.ts";
 
 export interface LoadEmbedderOptions {
   /** ORT intra-op threads. Default: env LANCE_E5_THREADS, else the number of CPUs. */
@@ -53,10 +53,8 @@ export function resolveThreads(threads?: number): number {
  * directory fails here with a ModelDirectoryError rather than with wrong vectors later.
  */
 export async function loadEmbedder(modelDir: string, options: LoadEmbedderOptions = {}): Promise<Embedder> {
-  const dir = path.resolve(modelDir);
-  const config = readModelConfig(dir);
-  const tokenizer = ModelTokenizer.load(dir, config.tokens);
-  checkVocabSize(dir, tokenizer);
+  const files = await loadModelFiles(modelDir);
+  const { config, tokenizer } = files;
 
   const threads = resolveThreads(options.threads);
   if (options.longContext && !config.long_context) {
@@ -73,56 +71,27 @@ export async function loadEmbedder(modelDir: string, options: LoadEmbedderOption
   if (!Number.isInteger(budget) || budget < 1) {
     throw new EmbedOptionsError(`batchTokenBudget must be a positive integer, got ${budget}`);
   }
-
-  const modelBytes = readModelFile(dir, config.onnx.file);
-  let initializers: InitializerInfo[];
-  try {
-    initializers = listInitializers(modelBytes);
-  } catch (error) {
-    if (!(error instanceof OnnxProtoError)) throw error;
-    throw new ModelDirectoryError(dir, `${config.onnx.file} is not a valid ONNX model (${error.message})`, {
-      cause: error,
-    });
-  }
-  const externalFiles = [...new Set(initializers.flatMap((t) => t.externalLocation ?? []))];
-  const cachePositions = ropeCachePositions(initializers, config.rope);
+  const cachePositions = ropeCachePositions(files.initializers, config.rope);
   if (maxLength > cachePositions) {
     throw new EmbedOptionsError(`maxLength ${maxLength} exceeds the ${cachePositions} positions of the rotary caches`);
   }
 
-  const identity = await modelIdentity(dir, config, externalFiles, TOKENIZER_FILE);
-  const lease = await acquireSession({ modelPath: path.join(dir, config.onnx.file), ropeBase, threads }, () =>
-    createCheckedSession(dir, config, tokenizer, modelBytes, initializers, externalFiles, ropeBase, threads),
+  const lease = await acquireSession({ modelPath: path.join(files.dir, config.onnx.file), ropeBase, threads }, () =>
+    createCheckedSession(files, ropeBase, threads),
   );
-  return new OnnxEmbedder(config, identity, tokenizer, lease, {
+  return new OnnxEmbedder(config, files.identity, tokenizer, lease, {
     maxLength,
     budget,
     paddingSide: options.paddingSide ?? config.padding_side,
   });
 }
 
-/** A tokenizer id beyond the checkpoint's vocab size would index past the embedding table. */
-function checkVocabSize(dir: string, tokenizer: ModelTokenizer): void {
-  const hfConfig = readOptionalModelJson(dir, HF_CONFIG_FILE) as { vocab_size?: unknown } | undefined;
-  const vocabSize = hfConfig?.vocab_size;
-  if (typeof vocabSize === "number" && tokenizer.maxTokenId >= vocabSize) {
-    throw new ModelDirectoryError(
-      dir,
-      `${TOKENIZER_FILE} produces ids up to ${tokenizer.maxTokenId} but ${HF_CONFIG_FILE} vocab_size is ${vocabSize} (tokenizer/vocab mismatch)`,
-    );
-  }
-}
-
 async function createCheckedSession(
-  dir: string,
-  config: ModelConfig,
-  tokenizer: ModelTokenizer,
-  modelBytes: Uint8Array,
-  initializers: InitializerInfo[],
-  externalFiles: string[],
+  files: ModelFiles,
   ropeBase: number,
   threads: number,
 ): Promise<ort.InferenceSession> {
+  const { dir, config, tokenizer } = files;
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: ["cpu"],
     intraOpNumThreads: threads,
@@ -138,12 +107,12 @@ async function createCheckedSession(
     } else {
       let edited: Uint8Array;
       try {
-        edited = applyRopeBase(modelBytes, initializers, config.rope, ropeBase);
+        edited = applyRopeBase(readModelBytes(files), files.initializers, config.rope, ropeBase);
       } catch (error) {
         if (error instanceof RopeOverrideError) throw new ModelDirectoryError(dir, error.message, { cause: error });
         throw error;
       }
-      session = await createFromEditedBytes(dir, edited, externalFiles, sessionOptions);
+      session = await createFromEditedBytes(dir, edited, files.externalFiles, sessionOptions);
     }
   } catch (error) {
     if (error instanceof ModelDirectoryError) throw error;
