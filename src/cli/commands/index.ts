@@ -1,4 +1,13 @@
 import type { Command } from "commander";
+import { registerBitext } from "./bitext.ts";
+import { registerEval } from "./eval.ts";
+import { registerEvalReport } from "./eval-report.ts";
+import { registerSts } from "./sts.ts";
 
 /** Every subcommand module registers itself on the program. Add one line per command. */
-export const commandModules: Array<(program: Command) => void> = [];
+export const commandModules: Array<(program: Command) => void> = [
+  registerEval,
+  registerBitext,
+  registerSts,
+  registerEvalReport,
+];
