@@ -3,6 +3,7 @@ import { registerBitext } from "./bitext.ts";
 import { registerEval } from "./eval.ts";
 import { registerEvalReport } from "./eval-report.ts";
 import { registerSts } from "./sts.ts";
+import { registerSynth } from "./synth.ts";
 
 /** Every subcommand module registers itself on the program. Add one line per command. */
 export const commandModules: Array<(program: Command) => void> = [
@@ -10,4 +11,5 @@ export const commandModules: Array<(program: Command) => void> = [
   registerBitext,
   registerSts,
   registerEvalReport,
+  registerSynth,
 ];
