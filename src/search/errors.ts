@@ -28,3 +28,13 @@ export class SearchRequestError extends Error {
     this.name = "SearchRequestError";
   }
 }
+
+/** Full-text or hybrid search on a table that has no full-text index on `text` (ingest creates one). */
+export class FullTextIndexMissingError extends Error {
+  constructor(readonly table: string) {
+    super(
+      `table "${table}" has no full-text index on "text"; re-run \`lance-e5 ingest\` (it creates one) or use mode "vector"`,
+    );
+    this.name = "FullTextIndexMissingError";
+  }
+}
