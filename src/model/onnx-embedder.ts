@@ -263,7 +263,7 @@ class OnnxEmbedder implements Embedder {
     this.dim = config.output_dim;
   }
 
-  embedQueries(texts: string[], options: QueryOptions = {}): Promise<Float32Array[]> {
+  async embedQueries(texts: string[], options: QueryOptions = {}): Promise<Float32Array[]> {
     checkArray(texts);
     const instruction = resolveInstruction(options, this.config.default_task);
     texts.forEach(validateText);
@@ -273,11 +273,11 @@ class OnnxEmbedder implements Embedder {
     );
   }
 
-  embedDocuments(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+  async embedDocuments(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     return this.embedRaw(texts, options);
   }
 
-  embedRaw(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+  async embedRaw(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     checkArray(texts);
     texts.forEach(validateText);
     return this.embedFormatted(texts, options);
