@@ -1,0 +1,112 @@
+/**
+ * Builds the visible benchmarks from the offline corpora (installed by scripts/setup.d/corpora.sh) into
+ * data/benchmarks/ (git-ignored): BEIR directories man/, wordnet/, sotu/ and bitext/<lang>.jsonl, plus
+ * manifest.json naming each benchmark's query instruction. Only held-out documents are used (src/data/split.ts).
+ *
+ *   node --import tsx scripts/build-benchmarks.ts [--out DIR] [--only man,wordnet,sotu,bitext] [--max-queries N]
+ *     [--max-documents N] [--max-pairs N] [--force]
+ */
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { defaultCorpusRoots, readGettext, readManPages, readSotu, readWordnet } from "../src/corpora/index.ts";
+import { isHeldOut } from "../src/data/split.ts";
+import { type BeirBenchmark, writeBeirBenchmark, writePairs } from "../src/eval/benchmarks/beir-writer.ts";
+import { VISIBLE_BENCHMARKS, type VisibleBenchmarkName } from "../src/eval/benchmarks/manifest.ts";
+import {
+  BITEXT_LANGUAGES,
+  buildGettextBitext,
+  buildManBenchmark,
+  buildSotuBenchmark,
+  buildWordnetBenchmark,
+} from "../src/eval/benchmarks/visible.ts";
+
+const { values } = parseArgs({
+  options: {
+    out: { type: "string", default: "data/benchmarks" },
+    only: { type: "string", default: Object.keys(VISIBLE_BENCHMARKS).join(",") },
+    "max-queries": { type: "string", default: "500" },
+    "max-documents": { type: "string", default: "5000" },
+    "max-pairs": { type: "string", default: "500" },
+    force: { type: "boolean", default: false },
+  },
+});
+
+const positive = (name: string, text: string) => {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got "${text}"`);
+  return value;
+};
+const size = {
+  maxQueries: positive("max-queries", values["max-queries"]),
+  maxDocuments: positive("max-documents", values["max-documents"]),
+};
+const maxPairs = positive("max-pairs", values["max-pairs"]);
+const only = values.only.split(",").map((name) => name.trim()) as VisibleBenchmarkName[];
+for (const name of only) {
+  if (!(name in VISIBLE_BENCHMARKS)) {
+    throw new Error(`unknown benchmark "${name}"; known: ${Object.keys(VISIBLE_BENCHMARKS).join(", ")}`);
+  }
+}
+const roots = defaultCorpusRoots();
+const outDir = path.resolve(values.out);
+const summary: Record<string, unknown> = {};
+
+async function beir(name: VisibleBenchmarkName, build: () => Promise<BeirBenchmark>): Promise<void> {
+  const dir = path.join(outDir, name);
+  if (!values.force && existsSync(path.join(dir, "qrels", "test.tsv"))) {
+    console.error(`${name}: already built (${dir}; --force rebuilds)`);
+    return;
+  }
+  const started = performance.now();
+  const benchmark = await build();
+  await writeBeirBenchmark(dir, benchmark);
+  summary[name] = { documents: benchmark.corpus.length, queries: benchmark.queries.length };
+  console.error(
+    `${name}: ${benchmark.queries.length} queries, ${benchmark.corpus.length} documents → ${dir} ` +
+      `(${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  );
+}
+
+for (const name of only) {
+  if (name === "man") {
+    await beir("man", () =>
+      buildManBenchmark(readManPages({ manDir: roots.manDir, include: (id) => isHeldOut("man", id) }), size),
+    );
+  } else if (name === "wordnet") {
+    await beir("wordnet", () => buildWordnetBenchmark(readWordnet({ wordnetDir: roots.wordnetDir }), size));
+  } else if (name === "sotu") {
+    await beir("sotu", () =>
+      buildSotuBenchmark(readSotu({ sotuDir: roots.sotuDir, include: (id) => isHeldOut("sotu", id) }), size),
+    );
+  } else if (name === "bitext") {
+    const dir = path.join(outDir, "bitext");
+    const languages = Object.keys(BITEXT_LANGUAGES);
+    if (!values.force && languages.every((lang) => existsSync(path.join(dir, `${lang}.jsonl`)))) {
+      console.error(`bitext: already built (${dir}; --force rebuilds)`);
+      continue;
+    }
+    const byLanguage = await buildGettextBitext(
+      readGettext({ localeDir: roots.localeDir, include: (id) => isHeldOut("gettext", id) }),
+      { languages, maxPairs },
+    );
+    const counts: Record<string, number> = {};
+    for (const [language, pairs] of byLanguage) {
+      if (pairs.length < 2) {
+        console.error(`bitext ${language}: only ${pairs.length} held-out pairs installed; skipped`);
+        continue;
+      }
+      await writePairs(path.join(dir, `${language}.jsonl`), pairs);
+      counts[language] = pairs.length;
+    }
+    summary.bitext = counts;
+    console.error(`bitext: ${JSON.stringify(counts)} → ${dir}`);
+  }
+}
+
+await mkdir(outDir, { recursive: true });
+await writeFile(
+  path.join(outDir, "manifest.json"),
+  `${JSON.stringify({ benchmarks: VISIBLE_BENCHMARKS, built: summary }, null, 2)}\n`,
+);
