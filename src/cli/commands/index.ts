@@ -1,15 +1,19 @@
 import type { Command } from "commander";
 import { registerBitext } from "./bitext.ts";
+import { registerEmbed } from "./embed.ts";
 import { registerEval } from "./eval.ts";
 import { registerEvalReport } from "./eval-report.ts";
+import { registerIngest } from "./ingest.ts";
 import { registerSts } from "./sts.ts";
 import { registerSynth } from "./synth.ts";
 
 /** Every subcommand module registers itself on the program. Add one line per command. */
 export const commandModules: Array<(program: Command) => void> = [
+  registerEmbed,
   registerEval,
   registerBitext,
   registerSts,
   registerEvalReport,
   registerSynth,
+  registerIngest,
 ];
