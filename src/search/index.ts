@@ -14,8 +14,8 @@ import { openSearchTarget, type SearchTarget } from "./target.ts";
  *   recomputed from the stored vector, so it is the true cosine whatever index (IVF-PQ, HNSW-SQ, flat) found the
  *   candidates; results are ordered by it.
  * - `fulltext`: the BM25 score of LanceDB's full-text index (unbounded, only comparable within one query).
- * - `hybrid`: the reciprocal-rank-fusion score Σ 1/(60 + rank) over the vector and full-text result lists
- *   (at most 2/61 ≈ 0.0328 for a chunk ranked first by both).
+ * - `hybrid`: the reciprocal-rank-fusion score Σ 1/(60 + rank) over the vector and full-text result lists, ranks
+ *   counted from 0 (LanceDB's RRFReranker): at most 2/60 ≈ 0.0333, for a chunk ranked first by both.
  */
 
 export { FilterError, FullTextIndexMissingError, SearchRequestError } from "./errors.ts";

@@ -154,7 +154,7 @@ describe("filter → LanceDB predicate", () => {
       );
       assert.deepEqual(
         await ids({ source: { $prefix: value } }),
-        expected((r) => r.source !== null && r.source.startsWith(value)),
+        expected((r) => r.source?.startsWith(value) === true),
         `prefix ${JSON.stringify(value)}`,
       );
     }
