@@ -163,10 +163,19 @@ def load_model(checkpoint: Path, rope_base: float | None = None) -> Any:
         config.layer_types = ["full_attention"] * len(config.layer_types)
     if rope_base is not None:
         config.rope_parameters = {**(config.rope_parameters or {}), "rope_theta": float(rope_base)}
+    from safetensors import SafetensorError
+
     try:
-        model = AutoModel.from_pretrained(checkpoint, config=config, dtype=torch.float32, attn_implementation="eager")
-    except (OSError, ValueError, RuntimeError) as error:
+        model, loading = AutoModel.from_pretrained(
+            checkpoint, config=config, dtype=torch.float32, attn_implementation="eager", output_loading_info=True
+        )
+    except (OSError, ValueError, RuntimeError, SafetensorError) as error:
         raise ExportError(f"cannot load model weights from {checkpoint}: {error}") from error
+    # transformers fills missing tensors with random values and only warns: that would export a broken model.
+    missing = sorted(loading.get("missing_keys") or [])
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise ExportError(f"weights in {checkpoint} lack {len(missing)} tensors of the model: {shown}")
     return model.eval()
 
 
@@ -246,7 +255,16 @@ def to_fp16(model_proto: Any) -> Any:
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     rotary_nodes = _nodes_between(model_proto.graph, ROPE_INITIALIZER, stop_ops={"Cos", "Sin"})
-    return convert_float_to_float16(model_proto, keep_io_types=True, node_block_list=rotary_nodes)
+    converted = convert_float_to_float16(model_proto, keep_io_types=True, node_block_list=rotary_nodes)
+    # The converter inserts one identical Cast per blocked consumer of a tensor (same name, same output),
+    # which onnxruntime rejects ("two nodes with same node name"): keep the first of each.
+    seen: set[bytes] = set()
+    for node in list(converted.graph.node):
+        key = node.SerializeToString()
+        if key in seen:
+            converted.graph.node.remove(node)
+        seen.add(key)
+    return converted
 
 
 def _nodes_between(graph: Any, start: str, stop_ops: set[str]) -> list[str]:
@@ -273,11 +291,13 @@ def quantize_int8(source: Path, target: Path) -> None:
     rope_inv_freq stays a float32 initializer (checked by the caller)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+    quantize_dynamic(
+        str(source), str(target), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"], per_channel=True
+    )
 
 
 def pooled_cosine(reference: Path, candidate: Path, vocab_size: int, eos_id: int) -> float:
-    """Mean cosine between the two models' last-token vectors on a fixed random right-padded batch."""
+    """Smallest cosine between the two models' last-token vectors over a fixed random right-padded batch."""
     import onnxruntime as ort
 
     rng = np.random.default_rng(0)
@@ -296,7 +316,7 @@ def pooled_cosine(reference: Path, candidate: Path, vocab_size: int, eos_id: int
         hidden = session.run(["last_hidden_state"], feeds)[0].astype(np.float64)
         pooled = hidden[np.arange(len(lengths)), np.array(lengths) - 1]
         vectors.append(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))
-    return float(np.mean(np.sum(vectors[0] * vectors[1], axis=1)))
+    return float(np.min(np.sum(vectors[0] * vectors[1], axis=1)))
 
 
 # ---------------------------------------------------------------------------------------------- lance-e5.json
@@ -423,7 +443,8 @@ def export_checkpoint(options: ExportOptions, log: Any = print) -> ExportResult:
             check = onnx.load(str(converted))
             name_rope_initializer(check, inv_freq)  # fails loudly if the conversion lost or retyped it
             cosine = pooled_cosine(fp32_path, converted, int(hf_config["vocab_size"]), int(tokens["eos_id"]))  # type: ignore[arg-type]
-            log(f"{options.dtype if options.dtype == 'fp16' else 'int8'} vs fp32: mean cosine {cosine:.6f}")
+            kind = "fp16" if options.dtype == "fp16" else "int8"
+            log(f"{kind} vs fp32: min cosine {cosine:.6f} (last-token vectors of 4 random rows)")
         save_onnx(onnx.load(str(converted)), target)
 
     descriptor = build_descriptor(options, hf_config, tokens, inv_freq, base)
