@@ -360,3 +360,65 @@ def test_cli_exit_status(tmp_path) -> None:
     )
     assert completed.returncode == 2
     assert "lacks config.json, tokenizer.json, tokenizer_config.json" in completed.stderr
+
+
+# ---------------------------------------------------------------------------------------------- parity fixtures
+
+# First ids of "Instruct: Given a web search query, ..." as written by hand from the tokenizers (BOS only for
+# Mistral), so a fixture builder that dropped BOS or EOS could not pass.
+QUERY_WEB_PREFIX = {
+    "tiny-mistral": [1, 560, 1356, 28747, 12628, 264, 4686, 3472, 5709],
+    "tiny-qwen3": [641, 1235, 25, 16246, 264, 3482, 2711, 3239],
+}
+
+
+@pytest.mark.parametrize("name", ["tiny-mistral", "tiny-qwen3"])
+def test_fixture_reference_matches_the_export(tmp_path, name) -> None:
+    """build-fixtures end to end for one model: the model-card reference (transformers) agrees with the ONNX export
+    alone and in padded batches, left and right, and with the rewritten RoPE base at 1e5."""
+    from lance_e5_train.fixtures import FIXTURES, build_fixture
+
+    spec = next(s for s in FIXTURES if s.name == name)
+    model_dir = build_fixture(spec, tmp_path / "models", tmp_path / "checkpoints", log=lambda _m: None)
+    reference = json.loads((model_dir / "reference.json").read_text())
+    cases = {case["id"]: case for case in reference["cases"]}
+    eos = reference["eos_id"]
+
+    query_ids = cases["query-web"]["ids"]
+    assert query_ids[: len(QUERY_WEB_PREFIX[name])] == QUERY_WEB_PREFIX[name]
+    for case in reference["cases"]:
+        assert case["ids"][-1] == eos and case["ids"][-2] != eos, case["id"]
+        assert len(case["ids"]) <= case["max_length"]
+    assert cases["doc-truncated"]["truncated"] and len(cases["doc-truncated"]["ids"]) == 64
+    assert not cases["doc-long"]["truncated"] and len(cases["doc-long"]["ids"]) > 150
+
+    def pooled(model: Path | bytes, ids_list: list[list[int]], side: str) -> np.ndarray:
+        width = max(map(len, ids_list))
+        feeds = padded_batch([len(ids) for ids in ids_list], side)
+        for row, ids in enumerate(ids_list):
+            span = slice(0, len(ids)) if side == "right" else slice(width - len(ids), width)
+            feeds["input_ids"][row] = reference["pad_id"]
+            feeds["input_ids"][row, span] = ids
+        hidden = run_onnx(model, feeds)
+        last = [len(ids) - 1 if side == "right" else width - 1 for ids in ids_list]
+        vectors = hidden[np.arange(len(ids_list)), last]
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    expected = np.array([case["embedding"] for case in reference["cases"]])
+    all_ids = [case["ids"] for case in reference["cases"]]
+    for batch in reference["batches"]:
+        assert np.abs(np.array(batch["embeddings"]) - expected).max() <= 1e-5
+        assert np.abs(pooled(model_dir / "model.onnx", all_ids, batch["padding_side"]) - expected).max() <= TOLERANCE
+
+    proto = onnx.load(str(model_dir / "model.onnx"))
+    set_rope_base(proto, reference["rope_override"]["base"], 16)
+    at_base = np.array([case["embedding"] for case in reference["rope_override"]["cases"]])
+    assert np.abs(pooled(proto.SerializeToString(), all_ids, "right") - at_base).max() <= TOLERANCE
+    assert np.abs(at_base - expected).max(axis=1).min() > 1e-3  # every case moves with the base
+
+    lines = reference["tokenizer_parity"]["lines"]
+    assert len(lines) >= 20
+    if name == "tiny-mistral":
+        assert all(line["ids_with_special"] == [1, *line["ids_without_special"]] for line in lines)
+    else:
+        assert all(line["ids_with_special"] == line["ids_without_special"] for line in lines)
