@@ -4,6 +4,8 @@ import { registerEmbed } from "./embed.ts";
 import { registerEval } from "./eval.ts";
 import { registerEvalReport } from "./eval-report.ts";
 import { registerIngest } from "./ingest.ts";
+import { registerSearch } from "./search.ts";
+import { registerServe } from "./serve.ts";
 import { registerSts } from "./sts.ts";
 import { registerSynth } from "./synth.ts";
 
@@ -16,4 +18,6 @@ export const commandModules: Array<(program: Command) => void> = [
   registerEvalReport,
   registerSynth,
   registerIngest,
+  registerSearch,
+  registerServe,
 ];

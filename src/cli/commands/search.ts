@@ -1,0 +1,111 @@
+import { type Command, InvalidArgumentError } from "commander";
+import { DEFAULT_DB, DEFAULT_TABLE, resolveModelDir } from "../../defaults.ts";
+import { UnknownTaskError } from "../../instructions/index.ts";
+import { ModelMismatchError, NotALanceE5TableError, TableNotFoundError } from "../../lancedb/errors.ts";
+import { loadEmbedder } from "../../model/onnx-embedder.ts";
+import {
+  FilterError,
+  FullTextIndexMissingError,
+  SEARCH_MODES,
+  type SearchMode,
+  SearchRequestError,
+  type SearchResponse,
+  search,
+} from "../../search/index.ts";
+import { CliError } from "../errors.ts";
+
+interface SearchCommandOptions {
+  db: string;
+  table: string;
+  model?: string;
+  task?: string;
+  instruction?: string;
+  k: number;
+  mode: SearchMode;
+  filter?: string;
+  json?: boolean;
+  threads?: number;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+}
+
+function mode(value: string): SearchMode {
+  if (!(SEARCH_MODES as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`must be one of ${SEARCH_MODES.join(", ")}`);
+  }
+  return value as SearchMode;
+}
+
+/** `lance-e5 search TEXT`: the shared query path; `--json` prints exactly what POST /search returns. */
+export function registerSearch(program: Command): void {
+  program
+    .command("search")
+    .description("search a table: instructed vector search (default), full-text, or hybrid")
+    .argument("<text>", "the query")
+    .option("--db <dir>", "LanceDB database directory or URI", DEFAULT_DB)
+    .option("--table <name>", "table name", DEFAULT_TABLE)
+    .option("--model <dir>", "model directory (default: $LANCE_E5_MODEL, else the shipped model)")
+    .option("--task <name>", "query task name (default: the table's default task)")
+    .option("--instruction <text>", "a free one-sentence task definition, instead of --task")
+    .option("--k <n>", "number of results", positiveInt, 10)
+    .option("--mode <mode>", `${SEARCH_MODES.join(" | ")}`, mode, "vector")
+    .option("--filter <json>", 'JSON filter, e.g. \'{"metadata.lang": "en"}\' (never SQL)')
+    .option("--json", "print the result object (as POST /search returns it)")
+    .option("--threads <n>", "ONNX Runtime threads (default: $LANCE_E5_THREADS, else all CPUs)", positiveInt)
+    .action(async (text: string, options: SearchCommandOptions) => {
+      let filter: unknown;
+      if (options.filter !== undefined) {
+        try {
+          filter = JSON.parse(options.filter);
+        } catch (error) {
+          throw new CliError(`--filter is not valid JSON: ${(error as Error).message}`, 2);
+        }
+      }
+      const embedder = await loadEmbedder(resolveModelDir(options.model), { threads: options.threads });
+      let response: SearchResponse;
+      try {
+        response = await search({
+          db: options.db,
+          tableName: options.table,
+          embedder,
+          query: text,
+          task: options.task,
+          instruction: options.instruction,
+          k: options.k,
+          mode: options.mode,
+          filter,
+        });
+      } catch (error) {
+        if (
+          error instanceof FilterError ||
+          error instanceof SearchRequestError ||
+          error instanceof UnknownTaskError ||
+          error instanceof ModelMismatchError ||
+          error instanceof NotALanceE5TableError ||
+          error instanceof TableNotFoundError ||
+          error instanceof FullTextIndexMissingError
+        ) {
+          throw new CliError(error.message, 2);
+        }
+        throw error;
+      } finally {
+        await embedder.dispose();
+      }
+      process.stdout.write(options.json ? `${JSON.stringify(response)}\n` : formatResults(response, options.mode));
+    });
+}
+
+function formatResults(response: SearchResponse, searchMode: SearchMode): string {
+  if (response.results.length === 0) return `no results (${response.took_ms} ms)\n`;
+  const scoreName = searchMode === "vector" ? "cosine" : searchMode === "fulltext" ? "bm25" : "rrf";
+  const lines = response.results.map((r, i) => {
+    const where = [r.source ?? r.doc_id, r.title].filter(Boolean).join(" · ");
+    const snippet = r.text.replace(/\s+/g, " ").slice(0, 200);
+    return `${String(i + 1).padStart(2)}. ${scoreName} ${r.score.toFixed(4)}  ${where}\n    ${snippet}`;
+  });
+  return `${lines.join("\n")}\n(${response.results.length} results, ${response.took_ms} ms)\n`;
+}
