@@ -82,7 +82,9 @@ export interface EvaluateRetrievalOptions {
 export function ingestDocumentOf(doc: BeirDocument): IngestDocument {
   // BEIR convention: title and text joined by a newline when there is a title (same rule as `ingest` on a
   // corpus.jsonl). The joined text is what gets chunked, embedded and full-text indexed.
-  return { id: doc.id, title: doc.title, text: documentText(doc) };
+  return doc.title.trim() === ""
+    ? { id: doc.id, text: doc.text }
+    : { id: doc.id, title: doc.title, text: documentText(doc) };
 }
 
 /**
