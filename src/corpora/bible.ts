@@ -62,8 +62,8 @@ export async function* readBible(options: ReadBibleOptions): AsyncGenerator<Bibl
   for (const key of kjv.keys()) {
     const dot = key.lastIndexOf(".");
     const chapterId = key.slice(0, dot);
-    let verses = chapters.get(chapterId);
-    if (verses === undefined) chapters.set(chapterId, (verses = []));
+    const verses = chapters.get(chapterId) ?? [];
+    chapters.set(chapterId, verses);
     verses.push(Number(key.slice(dot + 1)));
   }
   const byOsis = new Map(BIBLE_BOOKS.map((b) => [b.osis, b]));

@@ -109,8 +109,8 @@ export async function listCatalogues(
     for (const fileName of (await readdir(dir)).sort()) {
       if (!fileName.endsWith(".mo")) continue;
       const domain = fileName.slice(0, -3);
-      let files = byDomain.get(domain);
-      if (files === undefined) byDomain.set(domain, (files = []));
+      const files = byDomain.get(domain) ?? [];
+      byDomain.set(domain, files);
       files.push({ language, file: path.join(dir, fileName) });
     }
   }
