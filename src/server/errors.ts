@@ -4,7 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { UnknownTaskError } from "../instructions/index.ts";
 import { ModelMismatchError, NotALanceE5TableError, TableNotFoundError } from "../lancedb/errors.ts";
 import { EmbedOptionsError, InvalidInputError } from "../model/errors.ts";
-import { FilterError, SearchRequestError } from "../search/errors.ts";
+import { FilterError, FullTextIndexMissingError, SearchRequestError } from "../search/errors.ts";
 
 /**
  * The server's one error type: a status, a stable `code` (documented in schemas/api/error.schema.json) and a
@@ -39,6 +39,7 @@ export function toHttpError(error: unknown): HttpError | undefined {
   if (error instanceof ModelMismatchError || error instanceof NotALanceE5TableError) {
     return new HttpError(409, "model_mismatch", error.message);
   }
+  if (error instanceof FullTextIndexMissingError) return new HttpError(409, "no_fulltext_index", error.message);
   if (error instanceof HTTPException) {
     // Hono's own (e.g. a malformed request it rejected itself): keep its status, give it our shape.
     return new HttpError(error.status as ContentfulStatusCode, "invalid_request", error.message || "bad request");

@@ -35,7 +35,11 @@ function validatorOf(name: ApiSchemaName): ValidateFunction {
 /** Checks a parsed body against a request schema; 400 `invalid_request` naming the field and the rule broken. */
 export function validateBody<T>(name: ApiSchemaName, body: unknown): T {
   const validate = validatorOf(name);
-  if (!validate(body)) throw new HttpError(400, "invalid_request", describeError(validate.errors?.[0]));
+  if (!validate(body)) {
+    // A failed oneOf also reports each branch's own error first; the oneOf one says what was expected.
+    const errors = validate.errors ?? [];
+    throw new HttpError(400, "invalid_request", describeError(errors.find((e) => e.keyword === "oneOf") ?? errors[0]));
+  }
   return body as T;
 }
 

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { EmbedBatcher, type EmbedCallOptions } from "../../src/server/batcher.ts";
+import { HttpError } from "../../src/server/errors.ts";
+
+/**
+ * The micro-batcher alone, with a stub model call that records what it was given (the one place a double is
+ * used: the batcher's contract is about grouping calls, not about vectors). Real-model behaviour is covered by
+ * test/server/app.test.ts and the socket tests.
+ */
+
+interface Call {
+  texts: string[];
+  options: EmbedCallOptions;
+}
+
+function stubModel(delayMs = 5, failOn?: string) {
+  const calls: Call[] = [];
+  const embed = async (texts: string[], options: EmbedCallOptions) => {
+    calls.push({ texts, options });
+    await new Promise((r) => setTimeout(r, delayMs));
+    if (failOn !== undefined && texts.includes(failOn)) throw new Error(`bad text ${failOn}`);
+    // Each "vector" encodes its text's length and dims, so tests can check routing back to the right caller.
+    return texts.map((t) => Float32Array.of(t.length, options.dimensions ?? 0));
+  };
+  return { calls, embed };
+}
+
+describe("EmbedBatcher", () => {
+  test("concurrent submissions within the window share one model call, each caller gets its own vectors", async () => {
+    const { calls, embed } = stubModel();
+    const batcher = new EmbedBatcher(embed, { batchWindowMs: 20, maxBatchTokens: 1000, maxQueuedTexts: 100 });
+    const results = await Promise.all([
+      batcher.submit(["a"], 1),
+      batcher.submit(["bb", "ccc"], 2),
+      batcher.submit(["dddd"], 1),
+    ]);
+    assert.equal(calls.length, 1);
+    assert.deepEqual(calls[0]!.texts, ["a", "bb", "ccc", "dddd"]);
+    assert.deepEqual(
+      results.map((vs) => vs.map((v) => v[0])),
+      [[1], [2, 3], [4]],
+    );
+    assert.equal(batcher.queuedTexts, 0);
+  });
+
+  test("window 0 disables batching: one model call per submission", async () => {
+    const { calls, embed } = stubModel();
+    const batcher = new EmbedBatcher(embed, { batchWindowMs: 0, maxBatchTokens: 1000, maxQueuedTexts: 100 });
+    await Promise.all([batcher.submit(["a"], 1), batcher.submit(["b"], 1), batcher.submit(["c"], 1)]);
+    assert.equal(calls.length, 3);
+  });
+
+  test("work arriving while a batch runs goes in the next batch, together", async () => {
+    const { calls, embed } = stubModel(30);
+    const batcher = new EmbedBatcher(embed, { batchWindowMs: 1, maxBatchTokens: 1000, maxQueuedTexts: 100 });
+    const first = batcher.submit(["first"], 1);
+    await new Promise((r) => setTimeout(r, 10)); // first batch is now running
+    const later = [batcher.submit(["x"], 1), batcher.submit(["y"], 1), batcher.submit(["z"], 1)];
+    await Promise.all([first, ...later]);
+    assert.deepEqual(
+      calls.map((c) => c.texts),
+      [["first"], ["x", "y", "z"]],
+    );
+  });
+
+  test("the token budget splits batches (a single oversized job still runs alone)", async () => {
+    const { calls, embed } = stubModel(1);
+    const batcher = new EmbedBatcher(embed, { batchWindowMs: 5, maxBatchTokens: 10, maxQueuedTexts: 100 });
+    await Promise.all([
+      batcher.submit(["a"], 6),
+      batcher.submit(["b"], 6),
+      batcher.submit(["c"], 3),
+      batcher.submit(["huge"], 50),
+    ]);
+    assert.deepEqual(
+      calls.map((c) => c.texts),
+      [["a"], ["b", "c"], ["huge"]],
+    );
+  });
+
+  test("different options are separate model calls in the same batch", async () => {
+    const { calls, embed } = stubModel(1);
+    const batcher = new EmbedBatcher(embed, { batchWindowMs: 10, maxBatchTokens: 1000, maxQueuedTexts: 100 });
+    const [a, b, c] = await Promise.all([
+      batcher.submit(["a"], 1, { dimensions: 8 }),
+      batcher.submit(["b"], 1, {}),
+      batcher.submit(["c"], 1, { dimensions: 8 }),
+    ]);
+    assert.equal(calls.length, 2);
+    assert.deepEqual([a![0]![1], b![0]![1], c![0]![1]], [8, 0, 8]);
+  });
+
+  test("a failing job does not fail the jobs batched with it", async () => {
+    const { embed } = stubModel(1, "poison");
+    const batcher = new EmbedBatcher(embed, { batchWindowMs: 10, maxBatchTokens: 1000, maxQueuedTexts: 100 });
+    const [good1, bad, good2] = await Promise.allSettled([
+      batcher.submit(["ok"], 1),
+      batcher.submit(["poison"], 1),
+      batcher.submit(["fine"], 1),
+    ]);
+    assert.equal(good1.status, "fulfilled");
+    assert.equal(good2.status, "fulfilled");
+    assert.equal(bad.status, "rejected");
+    assert.match(String((bad as PromiseRejectedResult).reason), /bad text poison/);
+    assert.equal(batcher.queuedTexts, 0);
+  });
+
+  test("permits: beyond maxQueuedTexts a submission is refused with 429 overloaded, and permits come back", async () => {
+    const { embed } = stubModel(20);
+    const batcher = new EmbedBatcher(embed, { batchWindowMs: 5, maxBatchTokens: 1000, maxQueuedTexts: 3 });
+    const accepted = batcher.submit(["a", "b", "c"], 3);
+    await assert.rejects(batcher.submit(["d"], 1), (e: unknown) => {
+      assert.ok(e instanceof HttpError);
+      assert.equal(e.status, 429);
+      assert.equal(e.code, "overloaded");
+      assert.equal(e.headers["Retry-After"], "1");
+      return true;
+    });
+    await accepted;
+    assert.equal((await batcher.submit(["d"], 1)).length, 1);
+  });
+});
