@@ -415,6 +415,8 @@ def export_checkpoint(options: ExportOptions, log: Any = print) -> ExportResult:
 
     check_options(options)
     hf_config = check_checkpoint(options.checkpoint)
+    if options.out.resolve() == options.checkpoint.resolve():
+        raise ExportError("--out must differ from --checkpoint (the export would overwrite its own config.json)")
     tokens = special_token_ids(options.checkpoint, hf_config)
     if options.matryoshka_dims and max(options.matryoshka_dims) > int(hf_config["hidden_size"]):
         raise ExportError(f"--matryoshka-dims exceed the hidden size {hf_config['hidden_size']}")

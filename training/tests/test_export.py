@@ -128,6 +128,36 @@ def test_export_has_no_sliding_window(tmp_path, checkpoints) -> None:
     assert real_token_diff(windowed, full, feeds["attention_mask"]) > 100 * TOLERANCE
 
 
+def test_rope_base_flag_exports_at_that_base(tmp_path, checkpoints) -> None:
+    result = export_checkpoint(
+        ExportOptions(checkpoint=checkpoints["mistral"], out=tmp_path / "out", rope_base=1e5), log=lambda _m: None
+    )
+    assert result.config["rope"]["base"] == 1e5
+    (tensor,) = rope_initializers(tmp_path / "out/model.onnx")
+    np.testing.assert_allclose(numpy_helper.to_array(tensor).reshape(-1), inverse_frequencies(1e5, 16), rtol=1e-6)
+    feeds = padded_batch([20], "right")
+    at_1e5 = run_torch(checkpoints["mistral"], feeds, rope_parameters={"rope_type": "default", "rope_theta": 1e5})
+    assert real_token_diff(run_onnx(tmp_path / "out/model.onnx", feeds), at_1e5, feeds["attention_mask"]) <= TOLERANCE
+
+
+def test_large_models_use_external_data_with_rope_inline(tmp_path, checkpoints, monkeypatch) -> None:
+    """Models over ~1.8 GB (e5-mistral-7b) go to model.onnx + model.onnx.data; the small rope_inv_freq tensor
+    stays inside model.onnx so the runtime can rewrite it without touching the data file."""
+    import lance_e5_train.export as export_module
+
+    monkeypatch.setattr(export_module, "EXTERNAL_DATA_THRESHOLD", 0)
+    export_checkpoint(ExportOptions(checkpoint=checkpoints["mistral"], out=tmp_path / "out"), log=lambda _m: None)
+    assert (tmp_path / "out/model.onnx.data").stat().st_size > (tmp_path / "out/model.onnx").stat().st_size
+    graph = onnx.load(str(tmp_path / "out/model.onnx"), load_external_data=False).graph
+    (rope,) = [t for t in graph.initializer if t.name == ROPE_INITIALIZER]
+    assert rope.data_location == TensorProto.DEFAULT
+    feeds = padded_batch([9, 4], "right")
+    reference = run_torch(checkpoints["mistral"], feeds)
+    assert (
+        real_token_diff(run_onnx(tmp_path / "out/model.onnx", feeds), reference, feeds["attention_mask"]) <= TOLERANCE
+    )
+
+
 # ---------------------------------------------------------------------------------------------- lance-e5.json
 
 
@@ -336,6 +366,11 @@ def test_causal_lm_checkpoint_exports_the_base_model(tmp_path) -> None:
 def test_bad_options(tmp_path, checkpoints, changes, message) -> None:
     with pytest.raises(ExportError, match=message):
         export_checkpoint(ExportOptions(checkpoint=checkpoints["mistral"], out=tmp_path / "out", **changes))
+
+
+def test_out_must_differ_from_checkpoint(checkpoints) -> None:
+    with pytest.raises(ExportError, match="--out must differ from --checkpoint"):
+        export_checkpoint(ExportOptions(checkpoint=checkpoints["mistral"], out=checkpoints["mistral"]))
 
 
 def test_main_reports_errors_with_exit_2(tmp_path, capsys) -> None:
