@@ -61,8 +61,14 @@ export function parseJsonAnswer(text: string): { ok: true; value: unknown } | { 
   }
 }
 
-/** Applies the paper's drop rules to one example answer (dedup is separate: see DedupIndex). */
-export function parseExampleAnswer(family: LlmFamily, content: string): ParseResult {
+/**
+ * Checks that an answer is a JSON object with exactly `keys`, each a non-empty string; returns the trimmed
+ * strings or the drop reason.
+ */
+export function parseKeyedAnswer(
+  content: string,
+  keys: readonly string[],
+): { ok: true; fields: Record<string, string> } | { ok: false; reason: DropReason; detail: string } {
   const parsed = parseJsonAnswer(content);
   if (!parsed.ok) return { ok: false, reason: "invalid-json", detail: "answer is not valid JSON" };
   const value = parsed.value;
@@ -70,25 +76,32 @@ export function parseExampleAnswer(family: LlmFamily, content: string): ParseRes
     return { ok: false, reason: "not-an-object", detail: "answer is JSON but not an object" };
   }
   const record = value as Record<string, unknown>;
-  const keys = FAMILY_KEYS[family];
-  const required = [keys.query, keys.positive, ...(keys.negative ? [keys.negative] : [])];
-  const missing = required.filter((key) => !Object.hasOwn(record, key));
+  const missing = keys.filter((key) => !Object.hasOwn(record, key));
   if (missing.length > 0) return { ok: false, reason: "missing-keys", detail: `missing ${missing.join(", ")}` };
-  const extra = Object.keys(record).filter((key) => !required.includes(key));
+  const extra = Object.keys(record).filter((key) => !keys.includes(key));
   if (extra.length > 0) return { ok: false, reason: "extra-keys", detail: `unexpected ${extra.join(", ")}` };
-  for (const key of required) {
+  const fields: Record<string, string> = {};
+  for (const key of keys) {
     const field = record[key];
     if (typeof field !== "string") return { ok: false, reason: "not-a-string", detail: `${key} is not a string` };
     if (field.trim() === "") return { ok: false, reason: "empty-field", detail: `${key} is empty` };
+    fields[key] = field.trim();
   }
-  const query = (record[keys.query] as string).trim();
-  const positive = (record[keys.positive] as string).trim();
-  const negative = keys.negative ? (record[keys.negative] as string).trim() : undefined;
+  return { ok: true, fields };
+}
+
+/** Applies the paper's drop rules to one example answer (dedup is separate: see DedupIndex). */
+export function parseExampleAnswer(family: LlmFamily, content: string): ParseResult {
+  const keys = FAMILY_KEYS[family];
+  const required = [keys.query, keys.positive, ...(keys.negative ? [keys.negative] : [])];
+  const parsed = parseKeyedAnswer(content, required);
+  if (!parsed.ok) return parsed;
+  const query = parsed.fields[keys.query] as string;
+  const positive = parsed.fields[keys.positive] as string;
+  const negative = keys.negative ? parsed.fields[keys.negative] : undefined;
   // A document quoting the query verbatim teaches lexical copying, not retrieval (paper's filter).
-  if (positive.includes(query))
-    return { ok: false, reason: "query-in-positive", detail: "positive contains the query" };
-  if (negative?.includes(query))
-    return { ok: false, reason: "query-in-negative", detail: "negative contains the query" };
+  if (positive.includes(query)) return { ok: false, reason: "query-in-positive", detail: "positive contains the query" };
+  if (negative?.includes(query)) return { ok: false, reason: "query-in-negative", detail: "negative contains the query" };
   return { ok: true, triple: negative === undefined ? { query, positive } : { query, positive, negative } };
 }
 

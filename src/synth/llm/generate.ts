@@ -1,18 +1,13 @@
 import type { WeightedLanguage } from "../languages.ts";
 import { BRAINSTORM_FAMILIES, FIXED_TASKS, fillTemplate, type LlmFamily, samplePlaceholders } from "../placeholders.ts";
 import { brainstormPrompt, examplePromptTemplate } from "../prompts/index.ts";
-import { DedupIndex, parseExampleAnswer, parseTaskList, type SynthExample, schemaErrors } from "../validate.ts";
-import {
-  BudgetExhaustedError,
-  type ChatResult,
-  chatCompletion,
-  LlmResponseError,
-  RequestBudget,
-  type RetryEvent,
-  RunAbortedError,
-} from "./client.ts";
-import { CorruptJsonlError, JsonlAppender, readJsonl, truncatePartialLastLine } from "./jsonl-file.ts";
+import { parseExampleAnswer, parseTaskList, type SynthExample, schemaErrors } from "../validate.ts";
+import { resumeOutput } from "./checkpoint.ts";
+import { type ChatResult, chatCompletion, RequestBudget, type RetryEvent } from "./client.ts";
 import { pick, seededRandom } from "./rng.ts";
+import { runAttemptLoop, type StopReason } from "./scheduler.ts";
+
+export type { StopReason } from "./scheduler.ts";
 
 /**
  * The paper's two-step generator (REFERENCE.md §3) against an OpenAI-compatible endpoint.
@@ -50,8 +45,6 @@ export interface LlmSynthOptions {
   onProgress?: (summary: SynthSummary) => void;
   onRetry?: (event: RetryEvent) => void;
 }
-
-export type StopReason = "complete" | "max-requests" | "max-tokens" | "max-attempts" | "aborted" | "error";
 
 export interface SynthSummary {
   out: string;
@@ -109,7 +102,6 @@ export async function generateWithLlm(options: LlmSynthOptions): Promise<SynthSu
   const quotas = familyQuotas(families, options.count);
   const written = new Map<LlmFamily, number>(families.map((family) => [family, 0]));
   const pending = new Map<LlmFamily, number>(families.map((family) => [family, 0]));
-  const dedup = new DedupIndex();
   const summary: SynthSummary = {
     out: options.out,
     requested: options.count,
@@ -130,15 +122,9 @@ export async function generateWithLlm(options: LlmSynthOptions): Promise<SynthSu
   };
 
   // Resume: the output file is the checkpoint.
-  summary.truncatedBytes = truncatePartialLastLine(options.out);
-  let nextAttempt = 0;
-  for await (const { line, value } of readJsonl(options.out)) {
-    const errors = schemaErrors(value);
-    if (errors) throw new CorruptJsonlError(options.out, line, `not a synthetic example (${errors})`);
-    const example = value as SynthExample;
-    dedup.check(example);
-    const attempt = example.meta?.attempt;
-    if (typeof attempt === "number" && attempt >= nextAttempt) nextAttempt = attempt + 1;
+  const { dedup, existing, nextAttempt, truncatedBytes, appender } = await resumeOutput(options.out);
+  summary.truncatedBytes = truncatedBytes;
+  for (const example of existing) {
     const family = example.task_family as LlmFamily;
     if (!written.has(family)) continue;
     written.set(family, (written.get(family) ?? 0) + 1);
@@ -205,7 +191,6 @@ export async function generateWithLlm(options: LlmSynthOptions): Promise<SynthSu
     return pick(tasks, random);
   };
 
-  const appender = new JsonlAppender(options.out);
   const runAttempt = async (family: LlmFamily, attempt: number): Promise<void> => {
     const random = seededRandom(options.seed, attempt);
     const sampled = samplePlaceholders(family, random, options.languages);
@@ -232,17 +217,6 @@ export async function generateWithLlm(options: LlmSynthOptions): Promise<SynthSu
     summary.written += 1;
   };
 
-  let stopReason: StopReason | undefined;
-  let fatal: unknown;
-  const handleError = (error: unknown) => {
-    if (error instanceof RunAbortedError) stopReason ??= "aborted";
-    else if (error instanceof BudgetExhaustedError) stopReason ??= error.limit;
-    else if (error instanceof LlmResponseError) increment(summary.drops, "bad-response");
-    else {
-      stopReason = "error";
-      fatal ??= error;
-    }
-  };
   const nextFamily = (attempt: number): LlmFamily | undefined => {
     for (let offset = 0; offset < families.length; offset++) {
       const family = families[(attempt + offset) % families.length] as LlmFamily;
@@ -250,44 +224,34 @@ export async function generateWithLlm(options: LlmSynthOptions): Promise<SynthSu
     }
     return undefined;
   };
-
-  const concurrency = Math.max(1, options.concurrency ?? 4);
   const remaining = Math.max(0, options.count - summary.written);
-  const maxAttempts = options.maxAttempts ?? 10 * remaining + 50;
-  const inflight = new Set<Promise<void>>();
+  let loop: Awaited<ReturnType<typeof runAttemptLoop>>;
   try {
-    for (;;) {
-      while (stopReason === undefined && inflight.size < concurrency) {
-        if (options.signal?.aborted) stopReason = "aborted";
-        else if (budget.exhausted()) stopReason = budget.exhausted();
-        else {
-          const family = nextFamily(nextAttempt);
-          if (family === undefined) break;
-          if (summary.attempts >= maxAttempts) {
-            stopReason = "max-attempts";
-            break;
-          }
-          const attempt = nextAttempt++;
-          summary.attempts += 1;
-          pending.set(family, (pending.get(family) ?? 0) + 1);
-          const running: Promise<void> = runAttempt(family, attempt)
-            .catch(handleError)
-            .finally(() => {
-              pending.set(family, (pending.get(family) ?? 0) - 1);
-              inflight.delete(running);
-              syncBudget();
-              options.onProgress?.(summary);
-            });
-          inflight.add(running);
-        }
-      }
-      if (inflight.size === 0) break;
-      await Promise.race(inflight);
-    }
+    loop = await runAttemptLoop({
+      concurrency: options.concurrency ?? 4,
+      maxAttempts: options.maxAttempts ?? 10 * remaining + 50,
+      firstAttempt: nextAttempt,
+      budget,
+      signal: options.signal,
+      next: (attempt) => {
+        const family = nextFamily(attempt);
+        if (family === undefined) return undefined;
+        pending.set(family, (pending.get(family) ?? 0) + 1);
+        return () => runAttempt(family, attempt).finally(() => pending.set(family, (pending.get(family) ?? 0) - 1));
+      },
+      onBadResponse: () => increment(summary.drops, "bad-response"),
+      onSettled: () => {
+        syncBudget();
+        options.onProgress?.(summary);
+      },
+    });
   } finally {
     appender.close();
     syncBudget();
   }
+  summary.attempts = loop.attempts;
+  const fatal = loop.fatal;
+  const stopReason: StopReason | undefined = loop.stopReason;
   const complete = families.every((family) => (written.get(family) ?? 0) >= (quotas.get(family) ?? 0));
   summary.stopped = fatal !== undefined ? "error" : complete ? "complete" : (stopReason ?? "complete");
   if (fatal !== undefined) summary.error = fatal instanceof Error ? fatal.message : String(fatal);

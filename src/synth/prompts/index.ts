@@ -22,3 +22,8 @@ export function brainstormPrompt(family: LlmFamily): string {
 export function examplePromptTemplate(family: LlmFamily): string {
   return readPrompt(`example-${family}.txt`);
 }
+
+/** Corpus-grounded mode: a task definition and a query that one stored passage answers; slot {document}. */
+export function corpusQueryPromptTemplate(): string {
+  return readPrompt("corpus-query.txt");
+}
