@@ -66,6 +66,16 @@ describe("lance-e5 eval: arguments", () => {
   });
 });
 
+describe("lance-e5 eval: model options", () => {
+  it("--long-context on a model without a long_context block is a clear error", async () => {
+    const dir = await tinyBeir("long-context");
+    const run = await runCli(["eval", dir, "--model", MODEL, "--task", "web_search", "--long-context", "--json"]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /model "tiny-mistral" has no long_context block/);
+    assert.equal(run.stdout, "");
+  });
+});
+
 describe("lance-e5 eval-report", () => {
   it("turns saved --json runs into a Markdown table, to stdout or --out", async () => {
     const bm25 = path.join(root, "man.bm25.json");
