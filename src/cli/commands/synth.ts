@@ -1,8 +1,25 @@
+import { existsSync, statSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import { type Command, Option } from "commander";
+import { DEFAULT_DB, resolveModelDir } from "../../defaults.ts";
+import { loadEmbedder } from "../../model/index.ts";
 import { parseLanguageSpec, UnknownLanguageError } from "../../synth/languages.ts";
+import {
+  FromTableError,
+  type FromTableSummary,
+  generateFromTable,
+  NEGATIVE_MINING,
+  type NegativeMining,
+} from "../../synth/llm/from-table.ts";
 import { generateWithLlm, type SynthSummary } from "../../synth/llm/generate.ts";
 import { CorruptJsonlError } from "../../synth/llm/jsonl-file.ts";
+import {
+  OFFLINE_SOURCES,
+  OfflineOptionsError,
+  type OfflineSource,
+  type OfflineSummary,
+  writeOffline,
+} from "../../synth/offline/index.ts";
 import { isLlmFamily, LLM_FAMILIES, type LlmFamily } from "../../synth/placeholders.ts";
 import { CliError } from "../errors.ts";
 
@@ -28,6 +45,14 @@ interface SynthFlags {
   topP: string;
   examplesPerBrainstorm: string;
   json?: boolean;
+  offline?: boolean;
+  sources?: string;
+  force?: boolean;
+  fromTable?: string;
+  db: string;
+  model?: string;
+  negatives: string;
+  docLanguage: string;
 }
 
 const usage = (message: string) => new CliError(message, SYNTH_EXIT.usage);
@@ -83,29 +108,19 @@ export function formatSummary(summary: SynthSummary): string {
   ].join("\n");
 }
 
-async function runLlmSynth(flags: SynthFlags): Promise<void> {
-  if (!flags.llmBaseUrl) throw usage("--llm-base-url is required (or LANCE_E5_LLM_BASE_URL)");
+/** Endpoint, budget and robustness flags shared by the LLM modes. */
+function parseLlmFlags(flags: SynthFlags) {
+  if (!flags.llmBaseUrl) throw usage("--llm-base-url is required (or LANCE_E5_LLM_BASE_URL), unless --offline");
   if (!flags.llmModel) throw usage("--llm-model is required (or LANCE_E5_LLM_MODEL)");
   try {
     new URL(flags.llmBaseUrl);
   } catch {
     throw usage(`--llm-base-url is not a URL: "${flags.llmBaseUrl}"`);
   }
-  const families = parseFamilies(flags.families);
-  let languages: ReturnType<typeof parseLanguageSpec>;
-  try {
-    languages = parseLanguageSpec(flags.languages);
-  } catch (error) {
-    if (error instanceof UnknownLanguageError) throw usage(error.message);
-    throw error;
-  }
-  if (families.includes("bitext") && languages.length < 2) throw usage("bitext needs at least two --languages");
-  const options = {
+  return {
     baseUrl: flags.llmBaseUrl,
     model: flags.llmModel,
     apiKey: readApiKey(flags.llmApiKeyEnv),
-    families,
-    languages,
     count: integer("--count", flags.count, 1),
     seed: flags.seed,
     out: flags.out,
@@ -117,11 +132,19 @@ async function runLlmSynth(flags: SynthFlags): Promise<void> {
     maxTokens: flags.maxTokens === undefined ? undefined : integer("--max-tokens", flags.maxTokens, 1),
     temperature: number("--temperature", flags.temperature, 0, 2),
     topP: number("--top-p", flags.topP, 0, 1),
-    examplesPerBrainstorm: integer("--examples-per-brainstorm", flags.examplesPerBrainstorm, 1),
   };
+}
 
-  // Ctrl-C / SIGTERM: stop starting requests, abort those in flight, print the summary. Every accepted example
-  // is already on disk, so rerunning the same command continues. A second Ctrl-C exits at once.
+/**
+ * Ctrl-C / SIGTERM: stop starting requests, abort those in flight, print the summary. Every accepted example is
+ * already on disk, so rerunning the same command continues. A second Ctrl-C exits at once. cli-progress draws
+ * only on a terminal; piped stderr gets the summary alone.
+ */
+async function runInterruptibly<S extends SynthSummary>(
+  flags: SynthFlags,
+  generate: (signal: AbortSignal, onProgress: (progress: SynthSummary) => void) => Promise<S>,
+  extraLines: (summary: S) => string[] = () => [],
+): Promise<void> {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(SYNTH_EXIT.interrupted);
@@ -130,7 +153,6 @@ async function runLlmSynth(flags: SynthFlags): Promise<void> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  // cli-progress draws only on a terminal; piped stderr gets the summary alone.
   const bar = process.stderr.isTTY
     ? new SingleBar({
         stream: process.stderr,
@@ -138,27 +160,23 @@ async function runLlmSynth(flags: SynthFlags): Promise<void> {
         hideCursor: true,
       })
     : undefined;
-  let summary: SynthSummary;
+  let summary: S;
   try {
-    summary = await generateWithLlm({
-      ...options,
-      signal: controller.signal,
-      onProgress: (progress) => {
-        if (!bar) return;
-        const dropped = Object.values(progress.drops).reduce((sum, value) => sum + value, 0);
-        if (!bar.isActive) bar.start(progress.requested, progress.written);
-        bar.update(progress.written, { dropped, requests: progress.requests, tokens: progress.totalTokens });
-      },
+    summary = await generate(controller.signal, (progress) => {
+      if (!bar) return;
+      const dropped = Object.values(progress.drops).reduce((sum, value) => sum + value, 0);
+      if (!bar.isActive) bar.start(progress.requested, progress.written);
+      bar.update(progress.written, { dropped, requests: progress.requests, tokens: progress.totalTokens });
     });
   } catch (error) {
-    if (error instanceof CorruptJsonlError) throw new CliError(error.message, 1);
+    if (error instanceof CorruptJsonlError || error instanceof FromTableError) throw new CliError(error.message, 1);
     throw error;
   } finally {
     bar?.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-  process.stderr.write(`${formatSummary(summary)}\n`);
+  process.stderr.write(`${[formatSummary(summary), ...extraLines(summary)].join("\n")}\n`);
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   process.exitCode =
     summary.stopped === "complete"
@@ -170,12 +188,157 @@ async function runLlmSynth(flags: SynthFlags): Promise<void> {
           : SYNTH_EXIT.incomplete;
 }
 
+async function runLlmSynth(flags: SynthFlags): Promise<void> {
+  const llm = parseLlmFlags(flags);
+  const families = parseFamilies(flags.families);
+  let languages: ReturnType<typeof parseLanguageSpec>;
+  try {
+    languages = parseLanguageSpec(flags.languages);
+  } catch (error) {
+    if (error instanceof UnknownLanguageError) throw usage(error.message);
+    throw error;
+  }
+  if (families.includes("bitext") && languages.length < 2) throw usage("bitext needs at least two --languages");
+  const examplesPerBrainstorm = integer("--examples-per-brainstorm", flags.examplesPerBrainstorm, 1);
+  await runInterruptibly(flags, (signal, onProgress) =>
+    generateWithLlm({ ...llm, families, languages, examplesPerBrainstorm, signal, onProgress }),
+  );
+}
+
+async function runFromTableSynth(flags: SynthFlags, table: string): Promise<void> {
+  const llm = parseLlmFlags(flags);
+  if (!NEGATIVE_MINING.includes(flags.negatives as NegativeMining)) {
+    throw usage(`--negatives must be one of ${NEGATIVE_MINING.join(", ")}, got "${flags.negatives}"`);
+  }
+  if (!/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(flags.docLanguage)) {
+    throw usage(`--doc-language must be a BCP-47 code such as en or pt-BR, got "${flags.docLanguage}"`);
+  }
+  const embedder = await loadEmbedder(resolveModelDir(flags.model));
+  try {
+    await runInterruptibly(
+      flags,
+      (signal, onProgress) =>
+        generateFromTable({
+          ...llm,
+          db: flags.db,
+          table,
+          embedder,
+          negatives: flags.negatives as NegativeMining,
+          language: flags.docLanguage,
+          signal,
+          onProgress,
+        }),
+      (summary: FromTableSummary) => [`  without a hard negative: ${summary.withoutNegative}`],
+    );
+  } finally {
+    await embedder.dispose();
+  }
+}
+
+export function parseSources(text: string | undefined): OfflineSource[] {
+  if (text === undefined) return [...OFFLINE_SOURCES];
+  const names = [...new Set(text.split(",").map((name) => name.trim()))].filter((name) => name !== "");
+  const unknown = names.filter((name) => !(OFFLINE_SOURCES as readonly string[]).includes(name));
+  if (names.length === 0 || unknown.length > 0) {
+    throw usage(`--sources takes a comma-separated list of ${OFFLINE_SOURCES.join(", ")}; got "${text}"`);
+  }
+  return names as OfflineSource[];
+}
+
+/**
+ * --offline: the corpora helper's generator (src/synth/offline). It is deterministic (same seed and installed
+ * corpora give the same bytes) and writes a temporary file renamed at the end, so instead of resuming it
+ * regenerates; an existing non-empty --out is kept unless --force.
+ */
+async function runOfflineSynth(flags: SynthFlags): Promise<void> {
+  const sources = parseSources(flags.sources);
+  const count = integer("--count", flags.count, 1);
+  if (!flags.force && existsSync(flags.out) && statSync(flags.out).size > 0) {
+    throw usage(`${flags.out} exists; --offline regenerates the whole file: pass --force to replace it`);
+  }
+  const bar = process.stderr.isTTY
+    ? new SingleBar({ stream: process.stderr, format: "synth --offline [{bar}] {value}/{total} | {phase} {source}" })
+    : undefined;
+  let summary: OfflineSummary;
+  try {
+    summary = await writeOffline({
+      sources,
+      count,
+      seed: flags.seed,
+      out: flags.out,
+      onProgress: (progress) => {
+        if (!bar) return;
+        if (!bar.isActive) bar.start(progress.total, progress.written);
+        bar.update(progress.written, { phase: progress.phase, source: progress.source });
+      },
+    });
+  } catch (error) {
+    if (error instanceof OfflineOptionsError) throw usage(error.message);
+    throw error;
+  } finally {
+    bar?.stop();
+  }
+  const shortfall = Object.values(summary.shortfall).reduce((sum, value) => sum + value, 0);
+  process.stderr.write(
+    [
+      `synth --offline: ${summary.written}/${summary.requested} examples in ${flags.out} (${summary.seconds} s)`,
+      `  families:     ${formatCounts(summary.perFamily)}`,
+      `  sources:      ${formatCounts(summary.perSource)}`,
+      `  instructions: ${summary.distinctInstructions} distinct`,
+      ...(shortfall > 0 ? [`  shortfall:    ${formatCounts(summary.shortfall)}`] : []),
+    ].join("\n") + "\n",
+  );
+  if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  process.exitCode = summary.written >= summary.requested ? 0 : SYNTH_EXIT.incomplete;
+}
+
+/** Flags given on the command line (not defaults or env) that the chosen mode does not use are errors. */
+function rejectFlags(command: Command, mode: string, names: readonly string[]): void {
+  const given = names.filter((name) => command.getOptionValueSource(name) === "cli");
+  if (given.length > 0) {
+    const flagsText = given.map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ");
+    throw usage(`${flagsText} ${given.length === 1 ? "does" : "do"} not apply to ${mode}`);
+  }
+}
+
+const LLM_FLAGS = [
+  "llmBaseUrl",
+  "llmModel",
+  "llmApiKeyEnv",
+  "concurrency",
+  "llmTimeoutMs",
+  "retries",
+  "retryBaseMs",
+  "maxRequests",
+  "maxTokens",
+  "temperature",
+  "topP",
+] as const;
+const GENERATOR_FLAGS = ["families", "languages", "examplesPerBrainstorm"] as const;
+const TABLE_FLAGS = ["db", "model", "negatives", "docLanguage"] as const;
+const OFFLINE_FLAGS = ["sources", "force"] as const;
+
+async function runSynth(flags: SynthFlags, command: Command): Promise<void> {
+  if (flags.offline && flags.fromTable !== undefined) throw usage("give --offline or --from-table, not both");
+  if (flags.offline) {
+    rejectFlags(command, "--offline", [...LLM_FLAGS, ...GENERATOR_FLAGS, ...TABLE_FLAGS]);
+    return runOfflineSynth(flags);
+  }
+  if (flags.fromTable !== undefined) {
+    rejectFlags(command, "--from-table", [...GENERATOR_FLAGS, ...OFFLINE_FLAGS]);
+    return runFromTableSynth(flags, flags.fromTable);
+  }
+  rejectFlags(command, "the LLM generator (without --from-table)", [...TABLE_FLAGS, ...OFFLINE_FLAGS]);
+  return runLlmSynth(flags);
+}
+
 export function registerSynth(program: Command): void {
   program
     .command("synth")
     .description(
       "Generate synthetic training data (JSONL, schemas/synth-example.schema.json) with an OpenAI-compatible LLM: " +
-        "the paper's brainstorm + example prompting. Resumable: rerun the same command after a crash or Ctrl-C.",
+        "the paper's brainstorm + example prompting, or --from-table queries grounded in your own table, or --offline " +
+        "from installed corpora. LLM runs resume: rerun the same command after a crash or Ctrl-C.",
     )
     .requiredOption("--out <file>", "output JSONL; existing examples in it count towards --count and are kept")
     .addOption(
@@ -205,5 +368,15 @@ export function registerSynth(program: Command): void {
     .option("--top-p <p>", "nucleus sampling (paper: 1.0)", "1")
     .option("--examples-per-brainstorm <n>", "examples drawing tasks from one brainstormed list", "5")
     .option("--json", "also print the run summary as one JSON object on stdout")
-    .action(async (flags: SynthFlags) => runLlmSynth(flags));
+    .option("--offline", "no LLM: build every family from corpora installed offline (src/synth/offline)")
+    .option("--sources <list>", `--offline corpora: ${OFFLINE_SOURCES.join(",")} (default: all)`)
+    .option("--force", "--offline: replace an existing --out")
+    .option("--from-table <name>", "corpus-grounded: queries for the passages of this lance-e5 table")
+    .addOption(new Option("--db <dir>", "--from-table: LanceDB directory").default(DEFAULT_DB).env("LANCE_E5_DB"))
+    .addOption(
+      new Option("--model <dir>", "--from-table: the table's model directory (default: LANCE_E5_MODEL, else shipped)"),
+    )
+    .option("--negatives <how>", `--from-table: hard-negative mining, ${NEGATIVE_MINING.join("|")}`, "fulltext")
+    .option("--doc-language <code>", "--from-table: BCP-47 language of the table's passages", "en")
+    .action(async (flags: SynthFlags, command: Command) => runSynth(flags, command));
 }
