@@ -124,8 +124,11 @@ export async function evaluateRetrieval(options: EvaluateRetrievalOptions): Prom
     const searchStarted = performance.now();
     const judged = dataset.queries.filter((query) => hasRelevant(dataset.qrels.get(query.id)));
     const rankings = new Map<string, string[]>();
+    // No ranking can hold more documents than the corpus has; asking for fewer stops the chunk deepening as soon
+    // as every document has been seen.
+    const depth = Math.min(options.k, dataset.corpus.length);
     for (const [index, query] of judged.entries()) {
-      rankings.set(query.id, await topDocuments(chunkSearch, query.text, options.k));
+      rankings.set(query.id, await topDocuments(chunkSearch, query.text, depth));
       options.onQuery?.(index + 1, judged.length);
     }
     const searchSeconds = (performance.now() - searchStarted) / 1000;
