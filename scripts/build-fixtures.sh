@@ -24,6 +24,10 @@ for f in "${sources[@]}"; do
   [[ -f $f ]] || { echo "build-fixtures: missing $f (run npm ci and npm run setup:training)" >&2; exit 2; }
 done
 want=$(sha256sum "${sources[@]}" | sha256sum | cut -d' ' -f1)
+# One builder at a time (several test runs may start together); the stamp is checked after the lock is held.
+mkdir -p "$out"
+exec 9>"$out/.lock"
+flock 9
 complete=1
 for name in tiny-mistral tiny-qwen2 tiny-qwen3 bench-mistral; do
   [[ -f $out/$name/reference.json && -f $out/$name/model.onnx ]] || complete=0

@@ -363,26 +363,30 @@ def build_reference(spec: FixtureSpec, checkpoint: Path, model_dir: Path) -> dic
 
 
 def build_fixture(spec: FixtureSpec, out: Path, checkpoints: Path, log: Any = print) -> Path:
+    """Builds into a sibling `.building-<name>` directory and swaps it in at the end, so a test reading the
+    fixture while `npm test` rebuilds it sees the old or the new directory, never a half-written one."""
     from lance_e5_train.export import ExportOptions, export_checkpoint
 
     checkpoint = checkpoints / spec.name
     build_checkpoint(spec, checkpoint)
     model_dir = out / spec.name
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
+    staging = out / f".building-{spec.name}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    description = f"random-weight {spec.family} parity fixture (seed {SEED}); similarities are meaningless"
     export_checkpoint(
-        ExportOptions(
-            checkpoint=checkpoint,
-            out=model_dir,
-            name=spec.name,
-            card={
-                "description": f"random-weight {spec.family} parity fixture (seed {SEED}); similarities are meaningless"
-            },
-        ),
-        log=log,
+        ExportOptions(checkpoint=checkpoint, out=staging, name=spec.name, card={"description": description}),
+        log=lambda message: log(message.replace(str(staging), str(model_dir))),
     )
-    reference = build_reference(spec, checkpoint, model_dir)
-    (model_dir / "reference.json").write_text(json.dumps(reference) + "\n", encoding="utf-8")
+    reference = build_reference(spec, checkpoint, staging)
+    (staging / "reference.json").write_text(json.dumps(reference) + "\n", encoding="utf-8")
+    retired = out / f".retired-{spec.name}"
+    if retired.exists():
+        shutil.rmtree(retired)
+    if model_dir.exists():
+        model_dir.rename(retired)
+    staging.rename(model_dir)
+    shutil.rmtree(retired, ignore_errors=True)
     log(f"wrote {model_dir / 'reference.json'} ({len(reference['cases'])} cases)")
     return model_dir
 
