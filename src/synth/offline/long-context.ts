@@ -137,6 +137,8 @@ export async function* longContextExamples(
         target_tokens: targetTokens,
         approx_tokens: approxTokens(positive.text),
         needle_position: positive.needleAt,
+        place,
+        negative_place: otherPlace,
         chars_per_token: CHARS_PER_TOKEN,
       },
     };
@@ -160,7 +162,10 @@ function haystack(fillers: FillerDocument[], rng: Rng, targetTokens: number, fac
       continue;
     }
     const sentence = filler.sentences[at++] as string;
-    if (chars + sentence.length > targetChars && sentences.length > 0) break;
+    if (chars + sentence.length > targetChars) {
+      if (chars >= targetChars * 0.85) break;
+      continue; // a sentence too long for the space left: skip it, keep filling with the next ones
+    }
     sentences.push(sentence);
     ids.add(filler.id);
     chars += sentence.length + 1;
