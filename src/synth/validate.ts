@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import type { ValidateFunction } from "ajv";
 import type { LlmFamily } from "./placeholders.ts";
@@ -100,8 +101,10 @@ export function parseExampleAnswer(family: LlmFamily, content: string): ParseRes
   const positive = parsed.fields[keys.positive] as string;
   const negative = keys.negative ? parsed.fields[keys.negative] : undefined;
   // A document quoting the query verbatim teaches lexical copying, not retrieval (paper's filter).
-  if (positive.includes(query)) return { ok: false, reason: "query-in-positive", detail: "positive contains the query" };
-  if (negative?.includes(query)) return { ok: false, reason: "query-in-negative", detail: "negative contains the query" };
+  if (positive.includes(query))
+    return { ok: false, reason: "query-in-positive", detail: "positive contains the query" };
+  if (negative?.includes(query))
+    return { ok: false, reason: "query-in-negative", detail: "negative contains the query" };
   return { ok: true, triple: negative === undefined ? { query, positive } : { query, positive, negative } };
 }
 
@@ -146,9 +149,13 @@ export function normaliseForDedup(text: string): string {
     .trim();
 }
 
+const digest = (parts: readonly string[]) =>
+  createHash("sha256").update(JSON.stringify(parts), "utf8").digest("base64");
+
 /**
  * Exact and normalised duplicate detection over (query, positive, negative). The same triple under another
- * instruction or family is still a duplicate: it would give the model the same pair twice.
+ * instruction or family is still a duplicate: it would give the model the same pair twice. Keys are SHA-256
+ * digests, so half a million multi-kilobyte examples cost ~100 bytes each, not their text.
  */
 export class DedupIndex {
   private readonly exact = new Set<string>();
@@ -157,9 +164,9 @@ export class DedupIndex {
   /** Returns the drop reason if the triple was seen, else records it and returns undefined. */
   check(example: Pick<SynthExample, "query" | "positive" | "negative">): DropReason | undefined {
     const parts = [example.query, example.positive, example.negative ?? ""];
-    const exactKey = JSON.stringify(parts);
+    const exactKey = digest(parts);
     if (this.exact.has(exactKey)) return "duplicate-exact";
-    const normalisedKey = JSON.stringify(parts.map(normaliseForDedup));
+    const normalisedKey = digest(parts.map(normaliseForDedup));
     if (this.normalised.has(normalisedKey)) return "duplicate-normalised";
     this.exact.add(exactKey);
     this.normalised.add(normalisedKey);

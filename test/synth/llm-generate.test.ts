@@ -199,6 +199,13 @@ describe("generateWithLlm against the fake endpoint", () => {
     assert.equal(readFileSync(out, "utf8"), after);
   });
 
+  test("a missing output directory is created", async () => {
+    const out = path.join(dir, "nested", "deeper", "out.jsonl");
+    const summary = await run({ out, families: ["sts"], count: 1 });
+    assert.equal(summary.stopped, "complete");
+    assert.equal(readLines(out).length, 1);
+  });
+
   test("a corrupt complete line is refused and the file left untouched", async () => {
     const out = outFile();
     const content = `${JSON.stringify({ task_family: "sts", query: "no" })}\n`;

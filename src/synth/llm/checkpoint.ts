@@ -1,3 +1,5 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { DedupIndex, type SynthExample, schemaErrors } from "../validate.ts";
 import { CorruptJsonlError, JsonlAppender, readJsonl, truncatePartialLastLine } from "./jsonl-file.ts";
 
@@ -16,6 +18,7 @@ export interface ResumedOutput {
 }
 
 export async function resumeOutput(out: string): Promise<ResumedOutput> {
+  mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   const truncatedBytes = truncatePartialLastLine(out);
   const dedup = new DedupIndex();
   const existing: ResumedOutput["existing"] = [];
