@@ -24,6 +24,8 @@ export function planVectorIndex(rows: number, dim: number): VectorIndexPlan {
 }
 
 export interface IndexReport {
+  // "exists" also covers an empty table, which gets its indices on the first ingest that stores rows.
+  /** Full-text index on text (scalar B-tree indices on id and doc_id are kept alongside). */
   fts: "created" | "exists";
   vector: "created" | "exists" | "skipped";
 }
@@ -34,6 +36,7 @@ export interface IndexReport {
  * existing indices. All under commit-conflict retries, since another ingest may be writing.
  */
 export async function ensureIndexes(table: Table, dim: number, forceVector: boolean): Promise<IndexReport> {
+  if ((await table.countRows()) === 0) return { fts: "exists", vector: "skipped" }; // nothing to index yet
   const existing = await table.listIndices();
   const has = (column: string) => existing.some((i) => i.columns.includes(column));
   const report: IndexReport = { fts: "exists", vector: "skipped" };
@@ -42,6 +45,15 @@ export async function ensureIndexes(table: Table, dim: number, forceVector: bool
       retryOn: alreadyIndexedOrConflict,
     }).catch(ignoreAlreadyExists);
     report.fts = "created";
+  }
+  // Scalar indices on the keys ingest looks rows up by (mergeInsert joins on id; re-runs query doc_id), so
+  // re-ingesting into a large table does not scan it once per batch.
+  for (const column of ["id", "doc_id"]) {
+    if (!has(column)) {
+      await withCommitRetries(() => table.createIndex(column, { config: Index.btree(), replace: false }), {
+        retryOn: alreadyIndexedOrConflict,
+      }).catch(ignoreAlreadyExists);
+    }
   }
   const rows = await table.countRows();
   if (has("vector")) report.vector = "exists";

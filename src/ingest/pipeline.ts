@@ -139,6 +139,9 @@ async function runIngest(
   };
 
   let table: Table | null = await tryOpenTable(connection, options.table);
+  // Nothing can be stored for this run's documents when the table is new or empty at the start (a resumed run
+  // finds its own earlier rows, so it takes the lookup path): skip the per-unit lookups then.
+  let lookups = table !== null && (await table.countRows()) > 0;
   let schema: ArrowSchema | null = table ? ((await table.schema()) as unknown as ArrowSchema) : null;
   if (table && schema) {
     const stored = modelIdentityOfSchema(schema, options.table);
@@ -148,6 +151,7 @@ async function runIngest(
       if (!dryRun) {
         table = result.table;
         schema = result.schema;
+        lookups = result.rows > 0;
       }
     } else if (!(options.reembed && dryRun)) {
       assertSameModel(options.table, stored, embedder.identity);
@@ -264,7 +268,7 @@ async function runIngest(
     }));
     const stored = new Map<string, string>(); // id → fingerprint
     const storedByDoc = new Map<string, string[]>();
-    if (table) {
+    if (table && lookups) {
       for (let i = 0; i < unit.docIds.length; i += LOOKUP_CHUNK) {
         const ids = unit.docIds.slice(i, i + LOOKUP_CHUNK);
         const found = await table
