@@ -4,7 +4,8 @@ import { EvalInputError } from "./errors.ts";
 
 /**
  * `eval-report`: saved `--json` outputs of `eval`, `bitext` and `sts` → Markdown tables, one per kind of run,
- * one row per run, the best value of each quality column in bold.
+ * one row per run, the best value of each quality column in bold among the runs of the same benchmark (labels
+ * "benchmark · run"; runs without " · " in their label all compete with each other).
  */
 
 export const RUN_KINDS = {
@@ -83,6 +84,12 @@ function formatValue(key: string, value: number): string {
   return value.toFixed(4);
 }
 
+/** The benchmark part of a "benchmark · run" label ("" when the label has no " · "). */
+export function groupOf(label: string): string {
+  const separator = label.indexOf(" · ");
+  return separator < 0 ? "" : label.slice(0, separator);
+}
+
 /** Markdown for the runs, in the order given; labels with `|` are escaped so the table stays a table. */
 export function renderReport(runs: readonly SavedRun[], title = "lance-e5 evaluation report"): string {
   const out: string[] = [`# ${title}`, ""];
@@ -90,17 +97,24 @@ export function renderReport(runs: readonly SavedRun[], title = "lance-e5 evalua
     const rows = runs.filter((run) => run.kind === kind);
     if (rows.length === 0) continue;
     const columns: string[] = [...spec.quality, ...spec.counts];
-    const best = new Map<string, number>(
-      spec.quality.map((key) => [key, Math.max(...rows.map((run) => run.values[key]!))]),
-    );
+    // Best values are compared within a group only: runs labelled "man · BM25" and "man · model" are rivals,
+    // "man · …" and "wordnet · …" are different benchmarks whose numbers do not compete.
+    const groups = new Map<string, SavedRun[]>();
+    for (const run of rows) groups.set(groupOf(run.label), [...(groups.get(groupOf(run.label)) ?? []), run]);
+    const best = new Map<string, number>();
+    for (const [group, members] of groups) {
+      for (const key of spec.quality) best.set(`${group}\u0000${key}`, Math.max(...members.map((r) => r.values[key]!)));
+    }
     out.push(`## ${spec.title}`, "");
     out.push(`| run | ${columns.join(" | ")} |`);
     out.push(`|---|${columns.map(() => "---:").join("|")}|`);
     for (const run of rows) {
+      const group = groupOf(run.label);
+      const rivals = groups.get(group)!.length;
       const cells = columns.map((key) => {
         const text = formatValue(key, run.values[key]!);
-        // Bold the best of each quality column, but only when there is something to compare against.
-        return rows.length > 1 && best.get(key) === run.values[key] ? `**${text}**` : text;
+        const isBest = best.get(`${group}\u0000${key}`) === run.values[key];
+        return rivals > 1 && isBest ? `**${text}**` : text;
       });
       out.push(`| ${run.label.replaceAll("|", "\\|")} | ${cells.join(" | ")} |`);
     }

@@ -62,6 +62,23 @@ describe("eval-report", () => {
     );
   });
 
+  it('compares runs only within their benchmark (labels "benchmark · run")', async () => {
+    const runs = [
+      await loadSavedRun(`man · BM25=${await save("a.json", retrieval(0.6, 0.2))}`),
+      await loadSavedRun(`man · model=${await save("b.json", retrieval(0.4, 0.3))}`),
+      await loadSavedRun(`wordnet · BM25=${await save("c.json", retrieval(0.9, 0.9))}`),
+    ];
+    const lines = renderReport(runs).split("\n");
+    assert.ok(
+      lines.includes("| man · BM25 | **0.6000** | 0.2000 | **0.2500** | **0.5000** | **0.7500** | 40 | 12.3 |"),
+    );
+    assert.ok(
+      lines.includes("| man · model | 0.4000 | **0.3000** | **0.2500** | **0.5000** | **0.7500** | 40 | 12.3 |"),
+    );
+    // Alone in its benchmark: nothing to beat, nothing bold (0.9 is not "better" than man's numbers).
+    assert.ok(lines.includes("| wordnet · BM25 | 0.9000 | 0.9000 | 0.2500 | 0.5000 | 0.7500 | 40 | 12.3 |"));
+  });
+
   it("rejects files that are not a saved run, naming the file", async () => {
     const extra = await save("extra.json", { ...retrieval(0.1, 0.1), skipped: 2 });
     await assert.rejects(loadSavedRun(extra), (error: unknown) => {
