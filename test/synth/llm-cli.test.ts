@@ -110,6 +110,29 @@ describe("lance-e5 synth (CLI)", () => {
     for (const request of fake.requests.slice(first)) assert.equal(request.headers.authorization, "Bearer sk-from-env");
   });
 
+  test("on a terminal, a cli-progress bar on stderr counts examples, drops, requests and tokens", async () => {
+    const out = path.join(dir, "tty.jsonl");
+    const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+    const command = [process.execPath, "--import", "tsx", MAIN, "synth", ...base(out), "--families", "sts"]
+      .concat(["--count", "4", "--languages", "en,de"])
+      .map(quote)
+      .join(" ");
+    // util-linux `script` runs the command on a pseudo-terminal, so stderr.isTTY is true as in a shell.
+    const child = spawn("script", ["-qec", command, "/dev/null"], {
+      cwd: ROOT,
+      env: { ...process.env, OPENAI_API_KEY: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    assert.equal(code, 0, output);
+    assert.match(output, /synth \[[^\]]*\] 4\/4 \| dropped 0 \| requests 4 \| tokens \d+/);
+    assert.equal(lineCount(out), 4);
+  });
+
   test("bad flags exit 2 with a message naming the problem, and write nothing", async () => {
     const out = path.join(dir, "never.jsonl");
     const cases: Array<[string[], RegExp, Record<string, string>?]> = [
