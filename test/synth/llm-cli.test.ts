@@ -133,6 +133,20 @@ describe("lance-e5 synth (CLI)", () => {
     assert.equal(lineCount(out), 4);
   });
 
+  test("a spent budget exits 3 and a rejected key exits 1, each after printing the summary", async () => {
+    const budgeted = await startCli([
+      ...base(path.join(dir, "budget.jsonl")),
+      ...["--families", "sts", "--count", "5", "--max-requests", "2", "--concurrency", "1"],
+    ]).done;
+    assert.equal(budgeted.code, 3, budgeted.stderr);
+    assert.match(budgeted.stderr, /synth: 2\/5 examples in .* — max-requests/);
+    fake.push({ status: 401, body: { error: { message: "invalid api key" } } });
+    const rejected = await startCli([...base(path.join(dir, "rejected.jsonl")), "--families", "sts", "--count", "1"])
+      .done;
+    assert.equal(rejected.code, 1, rejected.stderr);
+    assert.match(rejected.stderr, /— error: LLM endpoint answered HTTP 401: .*invalid api key/);
+  });
+
   test("bad flags exit 2 with a message naming the problem, and write nothing", async () => {
     const out = path.join(dir, "never.jsonl");
     const cases: Array<[string[], RegExp, Record<string, string>?]> = [
