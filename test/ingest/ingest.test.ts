@@ -274,4 +274,49 @@ describe("ingestDocuments", () => {
     const [expected] = await embedder.embedDocuments([documents[2]!.text]);
     assert.ok(maxAbsDiff(rows.find((r) => r.doc_id === "doc-2")!.vector, expected!) < 1e-5);
   });
+
+  it("keeps metadata keys the table's struct lacks in metadata.extra, filterable, nothing dropped", async () => {
+    const embedder = await fixtureEmbedder("tiny-mistral");
+    const db = path.join(tempDir(), "db");
+    const common = { db, table: "meta", embedder, whole: true, skipOptimize: true };
+    await ingestDocuments({
+      ...common,
+      documents: [{ id: "a", text: "First text.", metadata: { lang: "en", year: 1790 } }],
+    });
+    await ingestDocuments({
+      ...common,
+      documents: [
+        { id: "b", text: "Second text.", metadata: { lang: "fr", author: "Anon" } },
+        { id: "c", text: "Third text.", metadata: { lang: 3, year: 1801 } },
+      ],
+    });
+    const table = await (await lancedb.connect(db)).openTable("meta");
+    const rows = await table.query().select(["doc_id", "metadata"]).toArray();
+    const byId = Object.fromEntries(rows.map((r) => [r.doc_id, { ...r.metadata.toJSON() }]));
+    assert.deepEqual(byId.a, { format: null, extra: null, lang: "en", year: 1790 });
+    assert.deepEqual(byId.b, { format: null, extra: '{"author":"Anon"}', lang: "fr", year: null });
+    assert.deepEqual(byId.c, { format: null, extra: '{"lang":3}', lang: null, year: 1801 }, "wrong type → extra");
+    const found = await table.query().where("metadata.extra LIKE '%Anon%'").select(["doc_id"]).toArray();
+    assert.deepEqual(
+      found.map((r) => r.doc_id),
+      ["b"],
+    );
+  });
+
+  it("--index builds a cosine vector index even on a small table", async () => {
+    const embedder = await fixtureEmbedder("tiny-mistral");
+    const root = tempDir();
+    const db = path.join(root, "db");
+    await ingestSources({ sources: [corpusCopy(3, root)], db, table: "docs", embedder, chunkTokens: 32, index: true });
+    const table = await (await lancedb.connect(db)).openTable("docs");
+    const indices = await table.listIndices();
+    const vector = indices.find((i) => i.columns.includes("vector"));
+    assert.ok(vector, JSON.stringify(indices));
+    assert.match(vector.indexType, /IVF/i);
+    assert.ok(indices.some((i) => i.columns.includes("id")) && indices.some((i) => i.columns.includes("doc_id")));
+    const rows = await readRows(db);
+    const [query] = await embedder.embedDocuments([rows[0]!.text]);
+    const [hit] = await table.vectorSearch(query!).limit(1).select(["id", "_distance"]).toArray();
+    assert.equal(hit.id, rows[0]!.id);
+  });
 });
