@@ -71,6 +71,21 @@ describe("LanceDB plugin (lance-e5 in the embedding registry)", () => {
       hits.map((h) => h.text),
       ours.results.map((r) => r.text),
     );
+    // … and the same top hits as the `lance-e5 search` command.
+    const cli = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "search", query, "--db", db, "--k", "5", "--json"],
+      {
+        cwd: REPO,
+        env: { ...process.env, LANCE_E5_MODEL: path.join(FIXTURE_MODELS, "tiny-mistral") },
+        encoding: "utf8",
+      },
+    );
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.deepEqual(
+      hits.map((h) => h.text),
+      (JSON.parse(cli.stdout) as { results: Array<{ text: string }> }).results.map((r) => r.text),
+    );
 
     const added = "Exact text added by the example program.";
     const withAdd = runExample(["--db", db, "--json", "--add", added, "--k", "1", added], "tiny-mistral");
