@@ -75,6 +75,13 @@ export class ModelTokenizer {
     return modelTokenizer;
   }
 
+  /** The token string of an id (e.g. "</s>"), for callers that must spell a special token as text. */
+  tokenText(id: number): string {
+    const token = this.tokenizer.id_to_token(id);
+    if (token === undefined) throw new RangeError(`token id ${id} is not in the vocabulary`);
+    return token;
+  }
+
   /** Token count of a text without special tokens. */
   countTokens(text: string): number {
     return this.tokenizer.encode(text, { add_special_tokens: false }).ids.length;
