@@ -263,7 +263,30 @@ describe("ingestDocuments", () => {
     const again = await ingestDocuments({ documents, db, table: "beir", embedder, whole: true, skipOptimize: true });
     assert.equal(again.chunks_unchanged, 5);
     assert.equal(again.chunks_added, 0);
+    // Same text, new title: the chunk id is unchanged, so it is updated in place with its stored vector.
+    const vectorsBefore = await readRows(db, "beir");
+    const retitled = documents.map((d, i) => (i === 1 ? { ...d, title: "A new title" } : d));
+    const third = await ingestDocuments({
+      documents: retitled,
+      db,
+      table: "beir",
+      embedder,
+      whole: true,
+      skipOptimize: true,
+    });
+    assert.deepEqual(
+      [third.chunks_added, third.chunks_updated, third.chunks_unchanged, third.chunks_deleted],
+      [0, 1, 4, 0],
+    );
+    const vectorsAfter = await readRows(db, "beir");
+    assert.deepEqual(
+      vectorsAfter.map((r) => r.id),
+      vectorsBefore.map((r) => r.id),
+    );
+    vectorsAfter.forEach((r, i) => assert.equal(maxAbsDiff(r.vector, vectorsBefore[i]!.vector), 0));
     const table = await (await lancedb.connect(db)).openTable("beir");
+    const [titled] = await table.query().where("doc_id = 'doc-1'").select(["title"]).toArray();
+    assert.equal(titled.title, "A new title");
     const english = await table
       .query()
       .where("metadata.lang = 'en' AND metadata.part >= 3")
