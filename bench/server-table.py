@@ -61,9 +61,15 @@ def main() -> None:
         name = f"vectors-{n}.f16"
         (target / name).write_bytes(data[offset : offset + part])
         files.append(name)
-    meta = {"rows": len(ids), "dim": model.config.hidden_size, "dtype": "float16", "files": files,
-            "tokens": sum(len(r) for r in ids), "seconds": round(time.time() - started, 1),
-            "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu"}
+    meta = {
+        "rows": len(ids),
+        "dim": model.config.hidden_size,
+        "dtype": "float16",
+        "files": files,
+        "tokens": sum(len(r) for r in ids),
+        "seconds": round(time.time() - started, 1),
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+    }
     (target / "meta.json").write_text(json.dumps(meta))
     print(json.dumps(meta))
 

@@ -11,7 +11,8 @@
  *   3. /v1/embeddings (one query per request, concurrency 32): throughput with the default micro-batching window
  *      vs `--batch-window-ms 0`, same server otherwise: the batching gain.
  *
- * Flags: --rows N (default: all GPU vectors, else 20000), --duration S per measurement (default 10),
+ * Flags: --rows N (default: all GPU vectors, else 20000), --duration S per measured point (default 15, as 3
+ * interleaved slices),
  * --model DIR. LANCE_E5_THREADS applies to both sides (default 2).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -34,9 +35,11 @@ const OUT = path.join(ROOT, "bench/.out/server");
 const GPU_DIR = path.join(ROOT, "bench/.out/server-gpu");
 const TABLE = "bench";
 const CONCURRENCY = [1, 8, 32];
+/** Interleaved slices per measured setting (direct/server alternate; batched/unbatched alternate). */
+const ROUNDS = 3;
 
 const { values: flags } = parseArgs({
-  options: { rows: { type: "string" }, duration: { type: "string", default: "10" }, model: { type: "string" } },
+  options: { rows: { type: "string" }, duration: { type: "string", default: "15" }, model: { type: "string" } },
 });
 const DURATION = Number(flags.duration);
 const THREADS = process.env.LANCE_E5_THREADS ?? "2";
@@ -183,53 +186,71 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function measureDirect(target: SearchTarget, embedder: Embedder, queries: string[], c: number): Promise<Measure> {
-  let next = 0;
-  const run = async () => search({ target, embedder, query: queries[next++ % queries.length]!, k: 10 });
-  for (let i = 0; i < 20; i++) await run(); // warm-up
-  const latencies: number[] = [];
-  const deadline = performance.now() + DURATION * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: c }, async () => {
-      while (performance.now() < deadline) {
-        const t = performance.now();
-        await run();
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+/** Raw latencies (ms) and wall seconds of one measurement slice; slices of one setting are merged. */
+interface Slice {
+  latencies: number[];
+  seconds: number;
+  non2xx: number;
+}
+
+function summarise(slices: Slice[]): Measure {
+  const latencies = slices.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const seconds = slices.reduce((n, s) => n + s.seconds, 0);
   return {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     rps: latencies.length / seconds,
     requests: latencies.length,
+    non2xx: slices.reduce((n, s) => n + s.non2xx, 0),
   };
 }
 
-async function measureHttp(url: string, bodies: string[], c: number, duration = DURATION): Promise<Measure> {
+async function directSlice(
+  target: SearchTarget,
+  embedder: Embedder,
+  queries: string[],
+  c: number,
+  seconds: number,
+): Promise<Slice> {
   let next = 0;
-  const result = await autocannon({
-    url,
-    connections: c,
-    duration,
-    requests: [
+  const latencies: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: c }, async () => {
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        await search({ target, embedder, query: queries[next++ % queries.length]!, k: 10 });
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return { latencies, seconds: (performance.now() - started) / 1000, non2xx: 0 };
+}
+
+/** autocannon for `seconds`, keeping every response time (its 'response' event) so slices can be merged. */
+async function httpSlice(url: string, bodies: string[], c: number, seconds: number): Promise<Slice> {
+  let next = 0;
+  const latencies: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
       {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
+        url,
+        connections: c,
+        duration: seconds,
+        requests: [
+          {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
+          },
+        ],
       },
-    ],
+      (error, done) => (error ? reject(error) : resolve(done)),
+    );
+    instance.on("response", (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
   });
-  return {
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    rps: result.requests.total / result.duration,
-    requests: result.requests.total,
-    non2xx: result.non2xx + result.errors,
-  };
+  return { latencies, seconds: result.duration, non2xx: result.non2xx + result.errors };
 }
 
 async function startServer(extra: string[]): Promise<{ child: ChildProcess; url: string }> {
@@ -282,42 +303,64 @@ async function main(): Promise<void> {
   );
 
   const target = await openSearchTarget({ db: path.join(OUT, "db"), tableName: TABLE }, embedder.identity);
-  const direct: Record<number, Measure> = {};
-  for (const c of CONCURRENCY) {
-    direct[c] = await measureDirect(target, embedder, queries, c);
-    log(`direct  c=${String(c).padStart(2)}  ${fmt(direct[c])}`);
-  }
-  await embedder.dispose();
-
   const searchBodies = queries.map((query) => JSON.stringify({ query, k: 10 }));
   const embedBodies = queries.map((query) => JSON.stringify({ model: "default", input: query, input_type: "query" }));
   const server = await startServer([]);
+  const unbatched = await startServer(["--batch-window-ms", "0"]);
+
+  // Warm-up of all three, then each setting measured in ROUNDS interleaved slices, so that load from other
+  // processes on the machine falls on both sides of every comparison alike.
+  await directSlice(target, embedder, queries, 8, 2);
+  await httpSlice(`${server.url}/search`, searchBodies, 8, 2);
+  await httpSlice(`${unbatched.url}/v1/embeddings`, embedBodies, 8, 2);
+  const slice = DURATION / ROUNDS;
+  const direct: Record<number, Measure> = {};
   const http: Record<number, Measure> = {};
-  await measureHttp(`${server.url}/search`, searchBodies, 8, 2); // warm-up
   for (const c of CONCURRENCY) {
-    http[c] = await measureHttp(`${server.url}/search`, searchBodies, c);
-    log(`server  c=${String(c).padStart(2)}  ${fmt(http[c])}  non-2xx ${http[c].non2xx}`);
+    const d: Slice[] = [];
+    const h: Slice[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      d.push(await directSlice(target, embedder, queries, c, slice));
+      h.push(await httpSlice(`${server.url}/search`, searchBodies, c, slice));
+    }
+    direct[c] = summarise(d);
+    http[c] = summarise(h);
+    log(`c=${String(c).padStart(2)}  direct ${fmt(direct[c])}  |  server ${fmt(http[c])}  non-2xx ${http[c].non2xx}`);
   }
-  const embedBatched = await measureHttp(`${server.url}/v1/embeddings`, embedBodies, 32);
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
-  const batchSum = Number(/lance_e5_embed_batch_size_sum (\d+)/.exec(metrics)?.[1]);
-  const batchCount = Number(/lance_e5_embed_batch_size_count (\d+)/.exec(metrics)?.[1]);
+  await embedder.dispose();
+
+  const batchStats = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    return {
+      sum: Number(/lance_e5_embed_batch_size_sum (\d+)/.exec(text)?.[1]),
+      count: Number(/lance_e5_embed_batch_size_count (\d+)/.exec(text)?.[1]),
+    };
+  };
+  const before = await batchStats();
+  const batchedSlices: Slice[] = [];
+  const unbatchedSlices: Slice[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    batchedSlices.push(await httpSlice(`${server.url}/v1/embeddings`, embedBodies, 32, slice));
+    unbatchedSlices.push(await httpSlice(`${unbatched.url}/v1/embeddings`, embedBodies, 32, slice));
+  }
+  const embedBatched = summarise(batchedSlices);
+  const embedUnbatched = summarise(unbatchedSlices);
+  const afterStats = await batchStats();
+  // Texts per model call during the batched /v1/embeddings slices only.
+  const batchSum = afterStats.sum - before.sum;
+  const batchCount = afterStats.count - before.count;
   const rss = peakRssMiB(server.child.pid!);
   await stopServer(server.child);
-  log(`embeddings c=32, default window: ${fmt(embedBatched)}`);
-
-  const unbatched = await startServer(["--batch-window-ms", "0"]);
-  await measureHttp(`${unbatched.url}/v1/embeddings`, embedBodies, 8, 2); // warm-up
-  const embedUnbatched = await measureHttp(`${unbatched.url}/v1/embeddings`, embedBodies, 32);
   await stopServer(unbatched.child);
-  log(`embeddings c=32, window 0:       ${fmt(embedUnbatched)}`);
+  log(`embeddings c=32: default window ${fmt(embedBatched)} | window 0 ${fmt(embedUnbatched)}`);
 
   const result = {
     model: embedder.config.name,
     rows: table.rows,
     vectors_from: table.vectorsFrom,
     threads: Number(THREADS),
-    duration_s: DURATION,
+    duration_s_per_point: DURATION,
+    rounds: ROUNDS,
     direct,
     server: http,
     overhead_p50: Object.fromEntries(CONCURRENCY.map((c) => [c, http[c]!.p50 / direct[c]!.p50])),
@@ -329,7 +372,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(OUT, "result.json"), `${JSON.stringify(result, null, 2)}\n`);
 
   const lines = [
-    `bench:server — ${result.model}, ${result.rows} rows of real text (vectors: ${result.vectors_from}), ${THREADS} threads, ${DURATION} s per point`,
+    `bench:server — ${result.model}, ${result.rows} rows of real text (vectors: ${result.vectors_from}), ${THREADS} threads, ${DURATION} s per point in ${ROUNDS} interleaved slices`,
     "",
     "/search (vector, k=10)   library direct                          | lance-e5 serve (HTTP, autocannon)       | overhead p50",
     ...CONCURRENCY.map(
