@@ -1,0 +1,74 @@
+/**
+ * Graphs other than the exporter's plain one: last-token pooling inside the graph (output [batch, hidden]) and a
+ * float16 output. Both are derived from the tiny-mistral fixture by graph-variants.py (onnx in training/.venv), so
+ * the reference vectors still apply.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { loadEmbedder } from "../../src/model/onnx-embedder.ts";
+import { fixtureDir, maxAbsDiff, readReference } from "./fixtures.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const PYTHON = path.join(ROOT, "training/.venv/bin/python");
+const reference = readReference("tiny-mistral");
+const cases = reference.cases.filter((c) => c.max_length === 512);
+const tmp = mkdtempSync(path.join(os.tmpdir(), "lance-e5-graphs-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A copy of tiny-mistral whose model.onnx is replaced by `graph` and whose lance-e5.json onnx block is edited. */
+function variantDir(name: string, graph: string, onnx: Record<string, unknown>): string {
+  const dir = path.join(tmp, name);
+  cpSync(fixtureDir("tiny-mistral"), dir, { recursive: true });
+  unlinkSync(path.join(dir, "model.onnx"));
+  copyFileSync(path.join(tmp, graph), path.join(dir, "model.onnx"));
+  const file = path.join(dir, "lance-e5.json");
+  const config = JSON.parse(readFileSync(file, "utf8"));
+  config.onnx = { ...config.onnx, ...onnx };
+  writeFileSync(file, JSON.stringify(config));
+  return dir;
+}
+
+describe("graph variants", () => {
+  let pooledDir = "";
+  let fp16Dir = "";
+  before(() => {
+    execFileSync(PYTHON, [
+      path.join(ROOT, "test/model/graph-variants.py"),
+      path.join(fixtureDir("tiny-mistral"), "model.onnx"),
+      tmp,
+    ]);
+    pooledDir = variantDir("pooled", "pooled.onnx", { output: "sentence_embedding", pooling_in_graph: true });
+    fp16Dir = variantDir("fp16", "fp16.onnx", {});
+  });
+
+  test("pooling inside the graph ([batch, hidden] output) matches the reference", async () => {
+    const embedder = await loadEmbedder(pooledDir, { threads: 1 });
+    const vectors = await embedder.embedRaw(cases.map((c) => c.text));
+    for (const [i, c] of cases.entries()) {
+      const diff = maxAbsDiff(vectors[i] as Float32Array, c.embedding);
+      assert.ok(diff <= 1e-4, `${c.id}: ${diff}`);
+    }
+    await embedder.dispose();
+  });
+
+  test("a graph declared as pooled that is not is refused at load", async () => {
+    const dir = variantDir("not-pooled", "fp16.onnx", { pooling_in_graph: true });
+    await assert.rejects(loadEmbedder(dir, { threads: 1 }), /expected rank 2 \(pooling_in_graph: true\)/);
+  });
+
+  test("a float16 output is decoded (within float16 precision of the reference)", async () => {
+    const embedder = await loadEmbedder(fp16Dir, { threads: 1 });
+    const vectors = await embedder.embedRaw(cases.map((c) => c.text));
+    for (const [i, c] of cases.entries()) {
+      const diff = maxAbsDiff(vectors[i] as Float32Array, c.embedding);
+      assert.ok(diff <= 2e-3, `${c.id}: ${diff}`);
+      assert.ok(Math.abs(Math.hypot(...(vectors[i] as Float32Array)) - 1) < 1e-5);
+    }
+    await embedder.dispose();
+  });
+});
