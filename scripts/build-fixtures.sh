@@ -38,5 +38,5 @@ fi
 rm -f "$stamp"
 # Offline by construction: nothing here may reach a model hub.
 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONWARNINGS=ignore \
-  training/.venv/bin/python -m lance_e5_train build-fixtures --out "$out" --checkpoints test/fixtures/checkpoints
+  training/.venv/bin/python -m lance_e5_train build-fixtures --out "$out" --checkpoints "$out/.checkpoints"
 echo "$want" > "$stamp"

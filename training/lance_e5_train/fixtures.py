@@ -1,8 +1,9 @@
 """`python -m lance_e5_train build-fixtures`: tiny random Mistral/Qwen2/Qwen3 parity fixtures + reference vectors.
 
 For each fixture: a random-weight Hugging Face checkpoint (fixed seed, real tokenizer) under
-test/fixtures/checkpoints/<name>/, exported with our exporter into <out>/<name>/, plus <out>/<name>/reference.json
-holding what the e5-mistral model card computes for a set of texts. The format is documented in
+test/fixtures/models/.checkpoints/<name>/ (inside the git- and biome-ignored models directory), exported with our
+exporter into <out>/<name>/, plus <out>/<name>/reference.json holding what the e5-mistral model card computes for
+a set of texts. The format is documented in
 test/fixtures/README.md (the TypeScript parity tests read it).
 
 The reference routine below deliberately does NOT use the exporter's code: it is the model card's / microsoft/unilm
@@ -396,7 +397,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoints",
         type=Path,
-        default=REPO_ROOT / "test/fixtures/checkpoints",
+        default=REPO_ROOT / "test/fixtures/models/.checkpoints",
         help="where the random HF checkpoints go (git-ignored)",
     )
     parser.add_argument(
@@ -410,8 +411,6 @@ def main(args: argparse.Namespace) -> int:
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
     args.checkpoints.mkdir(parents=True, exist_ok=True)
-    # Checkpoints are build outputs: keep them out of git without touching the shared .gitignore.
-    (args.checkpoints / ".gitignore").write_text("*\n", encoding="utf-8")
     for spec in FIXTURES:
         if args.only and spec.name not in args.only:
             continue
