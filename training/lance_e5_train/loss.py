@@ -9,6 +9,8 @@ so every rank scores its queries against the whole global batch and the sum of p
 gradient of the single-process loss on that batch (DDP then averages gradients, matching a mean over queries).
 """
 
+import warnings
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -33,7 +35,11 @@ def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
         return tensor
     from torch.distributed.nn.functional import all_gather
 
-    return torch.cat(all_gather(tensor), dim=0)
+    # torch 2.13 marks this public API deprecated in favour of private, still-renamed `_functional_collectives`
+    # functions; it is stable from torch 2.0 to 2.13 and its backward works on gloo (CPU tests) and nccl alike.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.cat(all_gather(tensor), dim=0)
 
 
 def gather_mask(mask: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -24,17 +25,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", required=True, help="the HF checkpoint the adapter was trained on")
     parser.add_argument("--adapter", required=True, help="`train` output dir (adapter_config.json + weights)")
     parser.add_argument("--out", required=True, help="merged HF checkpoint dir")
-    parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32",
-                        help="dtype of the saved weights (merging always happens in float32)")
+    parser.add_argument(
+        "--dtype",
+        choices=["float32", "float16", "bfloat16"],
+        default="float32",
+        help="dtype of the saved weights (merging always happens in float32)",
+    )
 
 
-def merge(base: str | Path, adapter: str | Path) -> torch.nn.Module:
+def merge(base: str | Path, adapter: str | Path) -> Any:
     from peft import PeftModel
 
     adapter = Path(adapter)
     if not (adapter / "adapter_config.json").is_file():
-        raise SystemExit(f"merge: {adapter} has no adapter_config.json (was it trained with --full? then it needs "
-                         "no merge: export it directly)")
+        raise SystemExit(
+            f"merge: {adapter} has no adapter_config.json (was it trained with --full? then it needs "
+            "no merge: export it directly)"
+        )
     model = load_encoder_model(base, dtype=torch.float32)
     return PeftModel.from_pretrained(model, adapter).merge_and_unload()
 
@@ -49,8 +56,11 @@ def main(args: argparse.Namespace) -> int:
             shutil.copy(source, out / name)
     card_path = Path(args.adapter) / "training_card.json"
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-    card["merged"] = {"base": str(Path(args.base).resolve()), "adapter": str(Path(args.adapter).resolve()),
-                      "dtype": args.dtype}
+    card["merged"] = {
+        "base": str(Path(args.base).resolve()),
+        "adapter": str(Path(args.adapter).resolve()),
+        "dtype": args.dtype,
+    }
     (out / "training_card.json").write_text(json.dumps(card, indent=2))
     print(f"merged {args.adapter} into {args.base} -> {out}")
     return 0

@@ -161,9 +161,7 @@ def embed(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch
 
 
 @torch.no_grad()
-def embed_texts(
-    model: torch.nn.Module, encoder: TextEncoder, texts: list[str], batch_size: int = 32
-) -> torch.Tensor:
+def embed_texts(model: torch.nn.Module, encoder: TextEncoder, texts: list[str], batch_size: int = 32) -> torch.Tensor:
     """Inference helper for evaluation: (N,) texts -> (N, H). Sorted by length so batches pad little."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     device = next(model.parameters()).device

