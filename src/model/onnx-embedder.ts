@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { copyFile, link, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import ort from "onnxruntime-node";
@@ -134,7 +135,11 @@ async function createCheckedSession(
   return session;
 }
 
-/** External data is resolved relative to the model file, so an edited graph goes to a temp dir beside links to it. */
+/**
+ * External data is resolved relative to the model file, and ORT refuses paths that leave the model's directory
+ * (symlinks included). So an edited graph with external data is written beside the original as a hidden temp
+ * file; where the directory is read-only, into a temp dir with hard links (or copies) of the data files.
+ */
 async function createFromEditedBytes(
   dir: string,
   edited: Uint8Array,
@@ -142,11 +147,33 @@ async function createFromEditedBytes(
   sessionOptions: ort.InferenceSession.SessionOptions,
 ): Promise<ort.InferenceSession> {
   if (externalFiles.length === 0) return ort.InferenceSession.create(edited, sessionOptions);
+  const beside = path.join(dir, `.lance-e5-rope-${process.pid}-${randomUUID()}.onnx`);
+  try {
+    await writeFile(beside, edited);
+  } catch (error) {
+    if (!["EACCES", "EPERM", "EROFS"].includes((error as NodeJS.ErrnoException).code ?? "")) throw error;
+    return createInTempCopy(dir, edited, externalFiles, sessionOptions);
+  }
+  try {
+    return await ort.InferenceSession.create(beside, sessionOptions);
+  } finally {
+    await rm(beside, { force: true });
+  }
+}
+
+async function createInTempCopy(
+  dir: string,
+  edited: Uint8Array,
+  externalFiles: string[],
+  sessionOptions: ort.InferenceSession.SessionOptions,
+): Promise<ort.InferenceSession> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), "lance-e5-rope-"));
   try {
     for (const file of externalFiles) {
       await mkdir(path.dirname(path.join(tmp, file)), { recursive: true });
-      await symlink(path.join(dir, file), path.join(tmp, file));
+      await link(path.join(dir, file), path.join(tmp, file)).catch(() =>
+        copyFile(path.join(dir, file), path.join(tmp, file)),
+      );
     }
     await writeFile(path.join(tmp, "model.onnx"), edited);
     return await ort.InferenceSession.create(path.join(tmp, "model.onnx"), sessionOptions);

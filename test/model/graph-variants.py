@@ -3,6 +3,8 @@
 pooled: last-token pooling inside the graph (output `sentence_embedding` [batch, hidden]), right padding:
         index = sum(mask) - 1 per row, GatherElements along the sequence axis.
 fp16:   the same graph with `last_hidden_state` cast to float16 at the end (what an fp16 export hands back).
+external: the unchanged graph with its weights in an external data file `external.onnx.data` (as large exports
+        are stored); the small RoPE initializer stays inline.
 Usage: python graph-variants.py SRC_MODEL_ONNX OUT_DIR
 """
 
@@ -18,8 +20,11 @@ def pooled() -> None:
     model = onnx.load(src)
     g = model.graph
     hidden = "last_hidden_state"
+
     def const(name: str, values: list[int]) -> onnx.NodeProto:
-        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [len(values)], values))
+        return helper.make_node(
+            "Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+        )
 
     g.node.extend(
         [
@@ -58,5 +63,13 @@ def fp16() -> None:
     onnx.save(model, f"{out}/fp16.onnx")
 
 
+def external() -> None:
+    model = onnx.load(src)
+    onnx.save(
+        model, f"{out}/external.onnx", save_as_external_data=True, location="external.onnx.data", size_threshold=1024
+    )
+
+
 pooled()
 fp16()
+external()

@@ -36,6 +36,7 @@ function variantDir(name: string, graph: string, onnx: Record<string, unknown>):
 describe("graph variants", () => {
   let pooledDir = "";
   let fp16Dir = "";
+  let externalDir = "";
   before(() => {
     execFileSync(PYTHON, [
       path.join(ROOT, "test/model/graph-variants.py"),
@@ -44,6 +45,8 @@ describe("graph variants", () => {
     ]);
     pooledDir = variantDir("pooled", "pooled.onnx", { output: "sentence_embedding", pooling_in_graph: true });
     fp16Dir = variantDir("fp16", "fp16.onnx", {});
+    externalDir = variantDir("external", "external.onnx", {});
+    copyFileSync(path.join(tmp, "external.onnx.data"), path.join(externalDir, "external.onnx.data"));
   });
 
   test("pooling inside the graph ([batch, hidden] output) matches the reference", async () => {
@@ -70,5 +73,27 @@ describe("graph variants", () => {
       assert.ok(Math.abs(Math.hypot(...(vectors[i] as Float32Array)) - 1) < 1e-5);
     }
     await embedder.dispose();
+  });
+
+  test("weights in an external data file: plain load, RoPE override via a temp copy, identity covers the data", async () => {
+    const embedder = await loadEmbedder(externalDir, { threads: 1 });
+    const vectors = await embedder.embedRaw(cases.map((c) => c.text));
+    for (const [i, c] of cases.entries()) assert.ok(maxAbsDiff(vectors[i] as Float32Array, c.embedding) <= 1e-4, c.id);
+
+    const override = await loadEmbedder(externalDir, { threads: 1, ropeBase: reference.rope_override.base });
+    const ropeCases = reference.rope_override.cases.filter((c) => c.max_length === 512);
+    const ropeVectors = await override.embedRaw(ropeCases.map((c) => c.text));
+    for (const [i, c] of ropeCases.entries()) {
+      assert.ok(maxAbsDiff(ropeVectors[i] as Float32Array, c.embedding) <= 1e-4, c.id);
+    }
+
+    const edited = path.join(tmp, "external-edited");
+    cpSync(externalDir, edited, { recursive: true });
+    const data = readFileSync(path.join(edited, "external.onnx.data"));
+    data[data.length - 1] = (data[data.length - 1] as number) ^ 1;
+    writeFileSync(path.join(edited, "external.onnx.data"), data);
+    const changed = await loadEmbedder(edited, { threads: 1 });
+    assert.notEqual(changed.identity.hash, embedder.identity.hash);
+    for (const e of [embedder, override, changed]) await e.dispose();
   });
 });
