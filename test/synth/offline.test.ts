@@ -156,6 +156,22 @@ describe("offline generator: determinism, quotas and bad input", () => {
     assert.ok((plan.get("wordnet")?.sts ?? 0) > 0);
   });
 
+  it("when a corpus runs dry, the summary's shortfall is exactly what was not produced", async () => {
+    // /usr/share/doc yields ~1-2k sections: far fewer than 20k examples.
+    const run = generateOffline({ sources: ["docs"], count: 20_000, seed: 1 });
+    let written = 0;
+    let result = await run.next();
+    for (; !result.done; result = await run.next()) written++;
+    const summary = result.value;
+    assert.ok(written > 100 && written < 20_000, `${written}`);
+    assert.equal(summary.written, written);
+    assert.equal(
+      Object.values(summary.shortfall).reduce((a, b) => a + b, 0),
+      20_000 - written,
+    );
+    assert.deepEqual([...summary.exhausted].sort(), ["docs/long-short", "docs/short-long"]);
+  });
+
   it("rejects unknown sources and non-positive counts with a typed error", async () => {
     await assert.rejects(generateOffline({ sources: ["usenet" as never], count: 5 }).next(), OfflineOptionsError);
     await assert.rejects(generateOffline({ count: 0 }).next(), /count must be a positive integer/);

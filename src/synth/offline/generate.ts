@@ -134,6 +134,7 @@ export async function* generateOffline(options: OfflineOptions): AsyncGenerator<
     perSource: {},
     distinctInstructions: 0,
     shortfall: {},
+    exhausted: [],
     seconds: 0,
   };
   const closers: Array<() => Promise<void>> = [];
@@ -167,7 +168,7 @@ export async function* generateOffline(options: OfflineOptions): AsyncGenerator<
       const next = await stream.iterator.next();
       if (next.done) {
         stream.done = true;
-        summary.shortfall[`${stream.source}/${stream.family}`] = stream.remaining;
+        summary.exhausted.push(`${stream.source}/${stream.family}`);
         redistribute(stream, streams);
         continue;
       }
@@ -194,6 +195,10 @@ export async function* generateOffline(options: OfflineOptions): AsyncGenerator<
       yield example;
     }
     summary.distinctInstructions = instructions.size;
+    // Quota nobody could take over (every stream of every corpus ran dry).
+    for (const stream of streams) {
+      if (stream.remaining > 0) summary.shortfall[`${stream.source}/${stream.family}`] = stream.remaining;
+    }
   } finally {
     for (const stream of streams) await stream.iterator.return(undefined as never);
     for (const close of closers) await close();

@@ -34,6 +34,8 @@ function scriptOf(text: string): string {
   return "other";
 }
 
+const BITEXT_PASSES = 6;
+
 /** gettext catalogues: bitext in 150+ languages, language identification and source-program labels. */
 export const gettextBuilder: SourceBuilder = {
   source: "gettext",
@@ -67,43 +69,46 @@ export const gettextBuilder: SourceBuilder = {
       ...extra,
     });
 
+    // A message has translations in up to ~170 languages: later passes pick other languages (the orchestrator drops
+    // exact repeats), so bitext capacity is far larger than the number of messages.
     async function* bitext(): AsyncGenerator<SynthExample> {
-      for (const message of pool) {
-        const languages = Object.keys(message.translations).filter(
-          (l) => !sameText(message.translations[l] as string, message.msgid),
-        );
-        if (languages.length === 0) continue;
-        const language = rng.pick(languages);
-        const translation = message.translations[language] as string;
-        const neighbours = await index.nearest(
-          message.msgid,
-          (key) => {
-            const other = byKey.get(key) as GettextMessage;
-            const otherTranslation = other.translations[language];
-            return (
-              key === keyOf(message) ||
-              other.id === message.id ||
-              otherTranslation === undefined ||
-              sameText(otherTranslation, translation) ||
-              sameText(other.msgid, message.msgid)
-            );
-          },
-          { limit: 1 },
-        );
-        const other = neighbours[0] === undefined ? undefined : (byKey.get(neighbours[0]) as GettextMessage);
-        if (other === undefined) continue;
-        const toEnglish = rng.next() < 0.3;
-        yield {
-          task_family: "bitext",
-          instruction: "Retrieve parallel sentences.",
-          query: toEnglish ? translation : message.msgid,
-          positive: toEnglish ? message.msgid : translation,
-          negative: toEnglish ? other.msgid : (other.translations[language] as string),
-          language: toEnglish ? `${language}-en` : `en-${language}`,
-          source: "offline:gettext",
-          meta: meta("gettext.parallel", [message, other], { target_language: language }),
-        };
-      }
+      for (let pass = 0; pass < BITEXT_PASSES; pass++)
+        for (const message of pool) {
+          const languages = Object.keys(message.translations).filter(
+            (l) => !sameText(message.translations[l] as string, message.msgid),
+          );
+          if (languages.length === 0) continue;
+          const language = rng.pick(languages);
+          const translation = message.translations[language] as string;
+          const neighbours = await index.nearest(
+            message.msgid,
+            (key) => {
+              const other = byKey.get(key) as GettextMessage;
+              const otherTranslation = other.translations[language];
+              return (
+                key === keyOf(message) ||
+                other.id === message.id ||
+                otherTranslation === undefined ||
+                sameText(otherTranslation, translation) ||
+                sameText(other.msgid, message.msgid)
+              );
+            },
+            { limit: 1 },
+          );
+          const other = neighbours[0] === undefined ? undefined : (byKey.get(neighbours[0]) as GettextMessage);
+          if (other === undefined) continue;
+          const toEnglish = rng.next() < 0.3;
+          yield {
+            task_family: "bitext",
+            instruction: "Retrieve parallel sentences.",
+            query: toEnglish ? translation : message.msgid,
+            positive: toEnglish ? message.msgid : translation,
+            negative: toEnglish ? other.msgid : (other.translations[language] as string),
+            language: toEnglish ? `${language}-en` : `en-${language}`,
+            source: "offline:gettext",
+            meta: meta("gettext.parallel", [message, other], { target_language: language }),
+          };
+        }
     }
 
     async function* longShort(): AsyncGenerator<SynthExample> {

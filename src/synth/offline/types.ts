@@ -81,5 +81,7 @@ export interface OfflineSummary {
   distinctInstructions: number;
   /** Examples requested but not produced because a corpus ran out of (non-held-out) documents. */
   shortfall: Record<string, number>;
+  /** "<source>/<family>" streams whose documents ran out; their remaining quota went to the other streams. */
+  exhausted: string[];
   seconds: number;
 }
