@@ -54,6 +54,7 @@ class TrainConfig:
     max_steps: int = 0  # > 0 caps the run (smoke tests); 0 = epochs over the data
     # memory / precision
     gradient_checkpointing: bool = True
+    base_dtype: str = "float32"  # weights as loaded; bfloat16 halves a frozen 7B base under LoRA (autocast still on)
     precision: str = "auto"  # auto = bf16 on a GPU that has it, else fp16 on GPU, fp32 on CPU; or no|fp16|bf16
     # batching and evaluation
     group_by_family: bool = False  # every batch from one task family, so in-batch negatives are of the same kind

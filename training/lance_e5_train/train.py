@@ -66,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values: dict = json.loads(Path(args.config).read_text()) if getattr(args, "config", None) else {}
+    unknown = [k for k in values if k not in TrainConfig.__dataclass_fields__ and not k.startswith("_")]
+    if unknown:  # a typo in a config file must not silently fall back to a default
+        raise SystemExit(f"train: unknown setting(s) in {args.config}: {', '.join(unknown)}")
     values.update({f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)})
     config = TrainConfig.from_dict(values)
     missing = [name for name in REQUIRED if not getattr(config, name)]
@@ -85,7 +88,9 @@ def mixed_precision(config: TrainConfig) -> str | None:
 
 
 def build_model(config: TrainConfig) -> torch.nn.Module:
-    model = load_encoder_model(config.base)
+    if config.base_dtype not in ("float32", "bfloat16", "float16"):
+        raise SystemExit(f"train: --base-dtype must be float32, bfloat16 or float16, got {config.base_dtype!r}")
+    model = load_encoder_model(config.base, dtype=getattr(torch, config.base_dtype))
     if config.gradient_checkpointing:
         # Non-reentrant checkpointing works with frozen inputs (LoRA) and with DDP without extra hooks.
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

@@ -1,5 +1,6 @@
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from lance_e5_train.data import make_batches
 from lance_e5_train.model import QWEN3_TEMPLATE, TrainConfig, format_query, template_for
 
 torch.set_num_threads(1)
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # Tiny-run settings: the paper's lr (1e-4) and 100 warm-up steps are sized for a 7B model and ~1k steps; a 60-step
 # run of a 130k-parameter model needs a larger rate. Everything else stays at the CLI defaults (tau 0.02, LoRA r16).
 TINY = [
@@ -268,3 +270,18 @@ def test_resume_config_mismatch_is_refused(tmp_path):
     saved, now = TrainConfig(batch_size=8, seed=1), TrainConfig(batch_size=16, seed=1)
     with pytest.raises(SystemExit, match="batch_size was 8, now 16"):
         train.check_resumable(saved, now)
+
+
+def test_shipped_config_files_load_and_typos_are_refused(tmp_path):
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    required = ["--base", "b", "--data", "d.jsonl", "--out", "o"]
+    paper = train.config_from_args(parser.parse_args(["--config", str(CONFIGS / "e5-mistral-7b.json"), *required]))
+    assert (paper.batch_size, paper.lora_r, paper.temperature, paper.lr) == (2048, 16, 0.02, 1e-4)
+    smoke = train.config_from_args(
+        parser.parse_args(["--config", str(CONFIGS / "smoke.json"), *required, "--max-steps", "3"])
+    )
+    assert smoke.max_steps == 3 and smoke.batch_size == 16  # the command line wins over the file
+    (tmp_path / "typo.json").write_text(json.dumps({"batch_size": 8, "temprature": 0.05}))
+    with pytest.raises(SystemExit, match="unknown setting.*temprature"):
+        train.config_from_args(parser.parse_args(["--config", str(tmp_path / "typo.json"), *required]))
