@@ -2,10 +2,12 @@ import { HttpError } from "./errors.ts";
 
 /**
  * Micro-batching of concurrent embedding work (text-embeddings-inference's queue, in small): handlers never call
- * the model; they submit already-formatted texts here. Jobs that arrive within `batchWindowMs` of each other, or while
- * the previous batch is running, go to the model together in one call (up to `maxBatchTokens`), so throughput
- * grows with concurrency instead of concurrent calls fighting over the same cores. `batchWindowMs: 0` disables it:
- * each job calls the model at once, on its own.
+ * the model; they submit already-formatted texts here. Jobs that queue while a batch is running go to the model
+ * together in the next call (up to `maxBatchTokens`): continuous batching, so throughput grows with concurrency
+ * instead of concurrent calls fighting over the same cores. When the model is idle, a job that arrives within
+ * `batchWindowMs` of the previous arrival (traffic is dense) waits up to that window for company; a job after a
+ * quiet spell goes at the next event-loop turn (with whatever arrived in the same turn), so a lone client pays no
+ * window. `batchWindowMs: 0` disables batching: each job calls the model at once, on its own.
  */
 
 export interface EmbedCallOptions {
@@ -19,7 +21,7 @@ export interface EmbedCallOptions {
 export type EmbedTexts = (texts: string[], options: EmbedCallOptions) => Promise<Float32Array[]>;
 
 export interface BatcherOptions {
-  /** How long the first job of a batch waits for company, in ms; 0 disables batching. */
+  /** How long a job arriving in dense traffic at an idle model waits for company, in ms; 0 disables batching. */
   batchWindowMs: number;
   /** Flush as soon as this many tokens are queued, and never put more in one model call. */
   maxBatchTokens: number;
@@ -41,7 +43,10 @@ interface Job {
 export class EmbedBatcher {
   private pending: Job[] = [];
   private pendingTokens = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** The scheduled flush (a window timer or a next-turn immediate), with its own way to cancel. */
+  private wake: { cancel(): void } | undefined;
+  /** performance.now() of the previous submission (dense traffic detection). */
+  private lastArrival = Number.NEGATIVE_INFINITY;
   private running = false;
   /** Texts accepted and not yet answered (the permits in use). */
   private inFlightTexts = 0;
@@ -94,17 +99,26 @@ export class EmbedBatcher {
   }
 
   private schedule(): void {
+    const now = performance.now();
+    const dense = now - this.lastArrival <= this.options.batchWindowMs;
+    this.lastArrival = now;
     if (this.running) return; // the running batch's completion flushes what queued meanwhile
     if (this.pendingTokens >= this.options.maxBatchTokens) {
       this.flushNow();
-    } else {
-      this.timer ??= setTimeout(() => this.flushNow(), this.options.batchWindowMs);
+    } else if (this.wake === undefined) {
+      if (dense) {
+        const timer = setTimeout(() => this.flushNow(), this.options.batchWindowMs);
+        this.wake = { cancel: () => clearTimeout(timer) };
+      } else {
+        const immediate = setImmediate(() => this.flushNow());
+        this.wake = { cancel: () => clearImmediate(immediate) };
+      }
     }
   }
 
   private flushNow(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.wake?.cancel();
+    this.wake = undefined;
     if (this.running || this.pending.length === 0) return;
     const batch = this.takeBatch();
     this.running = true;

@@ -64,6 +64,22 @@ describe("EmbedBatcher", () => {
     );
   });
 
+  test("a lone job after a quiet spell does not wait for the window; dense traffic does", async () => {
+    const { calls, embed } = stubModel(1);
+    const batcher = new EmbedBatcher(embed, { batchWindowMs: 60_000, maxBatchTokens: 1000, maxQueuedTexts: 100 });
+    // Quiet: flushed at the next event-loop turn (a 60 s window would time the test out otherwise).
+    await batcher.submit(["lone"], 1);
+    // Dense: arrivals within the window of the previous one wait for company (flushed here by the token budget).
+    const b = batcher.submit(["b"], 1);
+    await new Promise((r) => setTimeout(r, 5));
+    const c = batcher.submit(["c"], 999);
+    await Promise.all([b, c]);
+    assert.deepEqual(
+      calls.map((call) => call.texts),
+      [["lone"], ["b", "c"]],
+    );
+  });
+
   test("the token budget splits batches (a single oversized job still runs alone)", async () => {
     const { calls, embed } = stubModel(1);
     const batcher = new EmbedBatcher(embed, { batchWindowMs: 5, maxBatchTokens: 10, maxQueuedTexts: 100 });

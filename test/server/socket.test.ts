@@ -156,13 +156,17 @@ describe("over a socket", () => {
   });
 
   test("graceful shutdown: in-flight requests finish, new connections are refused", async () => {
-    // A 400 ms batching window keeps the request in flight while shutdown starts.
-    const server = await start({ batching: { batchWindowMs: 400 } });
-    const inFlight = fetch(`${server.url}/v1/embeddings`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ model: "default", input: "still answered" }),
-    });
+    // Dense traffic (a request just before) makes the next one wait the 2 s batching window: it is in flight
+    // while shutdown starts.
+    const server = await start({ batching: { batchWindowMs: 2000 } });
+    const post = (input: string) =>
+      fetch(`${server.url}/v1/embeddings`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ model: "default", input }),
+      });
+    assert.equal((await post("warm")).status, 200);
+    const inFlight = post("still answered");
     await new Promise((r) => setTimeout(r, 100));
     const closed = server.shutdown();
     const response = await inFlight;
