@@ -93,6 +93,19 @@ describe("offline generator: a dataset from all six corpora", () => {
     assert.ok(checked >= examples.length);
   });
 
+  it("man pages: no stub page whose DESCRIPTION only restates its NAME line, no single command family dominating", () => {
+    const fold = (s: string) =>
+      s
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}]+/gu, " ")
+        .trim();
+    const man = examples.filter((e) => e.meta.corpus === "man" && e.task_family === "short-long");
+    assert.ok(man.length > 10);
+    for (const e of man) assert.ok(fold(e.positive).length >= 80, e.positive);
+    const gcloud = man.filter((e) => e.meta.doc_ids[0]?.includes("gcloud")).length;
+    assert.ok(gcloud < man.length / 2, `${gcloud} of ${man.length} from gcloud`);
+  });
+
   it("bitext spans several languages and scripts, tagged src-tgt", () => {
     const bitext = examples.filter((e) => e.task_family === "bitext");
     const languages = new Set(bitext.map((e) => e.language));

@@ -1,8 +1,9 @@
-import { listManPages, MAN_SECTION_NAMES, type ManPage, readManPages } from "../../corpora/man.ts";
+import { listManPages, MAN_SECTION_NAMES, type ManPage, type ManPageEntry, readManPages } from "../../corpora/man.ts";
 import { truncateWords } from "../../corpora/text.ts";
 import { Bm25Index } from "../bm25.ts";
 import { type BuilderContext, foldText, largestQuota, type SourceBuilder, sameText } from "./builder.ts";
 import { selectTrainingIds } from "./pool.ts";
+import { seededRank } from "./random.ts";
 import type { SynthExample } from "./types.ts";
 
 /** Man pages: NAME summary ↔ DESCRIPTION, section classification, name → summary, DESCRIPTION → OPTIONS. */
@@ -12,7 +13,7 @@ export const manBuilder: SourceBuilder = {
   async prepare(context) {
     // Rendering is the cost (~30-60 ms a page), so choose page ids first and render only those; ~25% of pages
     // (aliases, pages without DESCRIPTION) are skipped, hence the margin.
-    const entries = await listManPages(context.roots.manDir);
+    const entries = capFamilies(await listManPages(context.roots.manDir), context.seed);
     const wanted = selectTrainingIds(
       "man",
       entries.map((e) => e.id),
@@ -21,7 +22,7 @@ export const manBuilder: SourceBuilder = {
     );
     const pages: ManPage[] = [];
     for await (const page of readManPages({ manDir: context.roots.manDir, include: (id) => wanted.has(id) })) {
-      pages.push(page);
+      if (!restatesSummary(page)) pages.push(page);
     }
     // Alias pages (lastb → last) render the same text: keep one page per description.
     const seen = new Set<string>();
@@ -137,3 +138,37 @@ export const manBuilder: SourceBuilder = {
 };
 
 export type { BuilderContext };
+
+/**
+ * At most this many pages per command family ("gcloud_*", "git-*", "llvm-*", ...). The Google Cloud CLI alone
+ * installs ~16,600 of the ~22,000 pages here, most one-line stubs: uncapped it would be three quarters of the corpus.
+ */
+export const MAN_FAMILY_CAP = 600;
+
+export function manFamily(name: string): string {
+  return name.split(/[_.:-]/)[0] ?? name;
+}
+
+/** Which pages of a large family survive is drawn with its own seed label, independent of the pool sample's ranks. */
+function capFamilies(entries: ManPageEntry[], seed: string): ManPageEntry[] {
+  const ranked = [...entries].sort(
+    (a, b) => seededRank(`${seed}/family-cap`, a.id) - seededRank(`${seed}/family-cap`, b.id) || (a.id < b.id ? -1 : 1),
+  );
+  const perFamily = new Map<string, number>();
+  const kept = new Set<string>();
+  for (const entry of ranked) {
+    const family = manFamily(entry.name);
+    const n = perFamily.get(family) ?? 0;
+    if (n >= MAN_FAMILY_CAP) continue;
+    perFamily.set(family, n + 1);
+    kept.add(entry.id);
+  }
+  return entries.filter((e) => kept.has(e.id));
+}
+
+/** A DESCRIPTION that only repeats the NAME line ("Updates a domain mapping.") teaches nothing. */
+function restatesSummary(page: ManPage): boolean {
+  const description = foldText(page.description.join(" "));
+  const summary = foldText(page.summary);
+  return description.length < 80 || (description.length < summary.length + 80 && description.includes(summary));
+}
