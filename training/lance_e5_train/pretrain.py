@@ -139,6 +139,10 @@ def main(args: argparse.Namespace) -> int:
     )
     model = MistralForCausalLM(config)
     init_report = glove_init(model, tokenizer, args.glove, args.seed) if args.glove else {}
+    # On a GPU: bf16 autocast over fp32 weights (fp16 where bf16 is missing); on CPU plain fp32.
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    autocast_dtype = torch.bfloat16 if device.type == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
+    model.to(device)  # type: ignore[arg-type]  # transformers types .to() as a PreTrainedModel method
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
     optimizer = torch.optim.AdamW(
@@ -146,6 +150,7 @@ def main(args: argparse.Namespace) -> int:
     )
     scheduler = get_linear_schedule_with_warmup(optimizer, args.warmup_steps, args.steps)
     generator = torch.Generator().manual_seed(args.seed)
+    scaler = torch.amp.GradScaler() if device.type == "cuda" and autocast_dtype == torch.float16 else None
     log = open(out / "pretrain_log.jsonl", "w")
 
     def record(entry: dict) -> None:
@@ -163,9 +168,10 @@ def main(args: argparse.Namespace) -> int:
         chunks = eval_ids[: (len(eval_ids) - 1) // args.seq_len * args.seq_len + 1]
         inputs = chunks[:-1].view(-1, args.seq_len)[:64]  # (N, L) contiguous held-out windows
         targets = chunks[1:].view(-1, args.seq_len)[:64]  # (N, L)
-        logits = model(input_ids=inputs, use_cache=False).logits  # (N, L, V)
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=device.type == "cuda"):
+            logits = model(input_ids=inputs.to(device), use_cache=False).logits  # (N, L, V)
         model.train()
-        return torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten()).item()
+        return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), targets.to(device).flatten()).item()
 
     record(
         {
@@ -180,12 +186,21 @@ def main(args: argparse.Namespace) -> int:
     model.train()
     started = time.time()
     for step in range(1, args.steps + 1):
-        batch = windows(train_ids, args.batch_size)  # (B, L+1)
-        logits = model(input_ids=batch[:, :-1], use_cache=False).logits  # (B, L, V)
-        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
-        loss.backward()
+        batch = windows(train_ids, args.batch_size).to(device)  # (B, L+1)
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=device.type == "cuda"):
+            logits = model(input_ids=batch[:, :-1], use_cache=False).logits  # (B, L, V)
+        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         if step % args.log_every == 0 or step == args.steps:
@@ -200,7 +215,7 @@ def main(args: argparse.Namespace) -> int:
         if (args.eval_every and step % args.eval_every == 0) or step == args.steps:
             record({"step": step, "eval_loss": eval_loss()})
 
-    model.save_pretrained(out)
+    model.cpu().save_pretrained(out)
     shutil.copy(args.tokenizer, out / "tokenizer.json")
     tokenizer_config = Path(args.tokenizer).with_name("tokenizer_config.json")
     if tokenizer_config.is_file():
