@@ -170,7 +170,8 @@ async function transformersJsPeer(maxLength: number, eosToken: string) {
 
 async function main(): Promise<void> {
   console.log(
-    `bench:embed — model ${path.relative(ROOT, MODEL_DIR)}, ${THREADS} threads, ${os.cpus()[0]?.model ?? "cpu"}`,
+    `bench:embed — model ${path.relative(ROOT, MODEL_DIR)}, ${THREADS} threads, ${os.cpus()[0]?.model ?? "cpu"}, ` +
+      `${os.availableParallelism()} CPUs, load average ${os.loadavg()[0]?.toFixed(1)} at start`,
   );
   const texts = loadCorpus(TEXT_COUNT);
   console.log(`corpus: ${texts.length} man-page texts, ${texts.reduce((n, t) => n + t.length, 0)} chars`);
