@@ -118,7 +118,9 @@ class TextEncoder:
         return cls(tokenizer, int(eos), int(pad), max_length)
 
     def ids(self, text: str) -> list[int]:
-        ids = self.tokenizer.encode(text, add_special_tokens=True).ids
+        # Cut very long texts before encoding (SentencePiece-style tokenizers are super-linear on huge strings);
+        # 32 characters per token is far more than any real token covers, so the token-level cut below decides.
+        ids = self.tokenizer.encode(text[: self.max_length * 32], add_special_tokens=True).ids
         if ids and ids[-1] == self.eos_id:  # the post-processor already appended EOS: never twice
             ids = ids[:-1]
         return ids[: self.max_length - 1] + [self.eos_id]
