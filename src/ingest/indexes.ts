@@ -1,6 +1,6 @@
 import { Index } from "@lancedb/lancedb";
 import type { Table } from "../lancedb/connection.ts";
-import { withCommitRetries } from "../lancedb/retry.ts";
+import { MAINTENANCE_RETRIES, withCommitRetries } from "../lancedb/retry.ts";
 
 /** Below this many rows a flat vector scan is fast enough (20k × 384 ≈ 60 ms/query on 2 cores) and exact. */
 export const VECTOR_INDEX_MIN_ROWS = 50_000;
@@ -42,6 +42,7 @@ export async function ensureIndexes(table: Table, dim: number, forceVector: bool
   const report: IndexReport = { fts: "exists", vector: "skipped" };
   if (!has("text")) {
     await withCommitRetries(() => table.createIndex("text", { config: Index.fts(), replace: false }), {
+      ...MAINTENANCE_RETRIES,
       retryOn: alreadyIndexedOrConflict,
     }).catch(ignoreAlreadyExists);
     report.fts = "created";
@@ -51,6 +52,7 @@ export async function ensureIndexes(table: Table, dim: number, forceVector: bool
   for (const column of ["id", "doc_id"]) {
     if (!has(column)) {
       await withCommitRetries(() => table.createIndex(column, { config: Index.btree(), replace: false }), {
+        ...MAINTENANCE_RETRIES,
         retryOn: alreadyIndexedOrConflict,
       }).catch(ignoreAlreadyExists);
     }
@@ -64,11 +66,12 @@ export async function ensureIndexes(table: Table, dim: number, forceVector: bool
         ? Index.ivfPq({ distanceType: "cosine", numPartitions: plan.numPartitions, numSubVectors: plan.numSubVectors })
         : Index.ivfFlat({ distanceType: "cosine", numPartitions: plan.numPartitions });
     await withCommitRetries(() => table.createIndex("vector", { config, replace: false }), {
+      ...MAINTENANCE_RETRIES,
       retryOn: alreadyIndexedOrConflict,
     }).catch(ignoreAlreadyExists);
     report.vector = "created";
   }
-  await withCommitRetries(() => table.optimize());
+  await withCommitRetries(() => table.optimize(), MAINTENANCE_RETRIES);
   return report;
 }
 

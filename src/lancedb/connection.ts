@@ -9,8 +9,13 @@ export type Table = lancedb.Table;
 /** A database given as a path/URI or an open connection. */
 export type DbLike = string | Connection;
 
+/**
+ * Connects with strong read consistency (readConsistencyInterval 0): every operation first looks for a newer
+ * table version. Without it a table handle stays on the version it opened, so after another writer commits,
+ * a retried write or optimize conflicts with the same version forever.
+ */
 export async function connectDb(db: DbLike): Promise<Connection> {
-  return typeof db === "string" ? lancedb.connect(db) : db;
+  return typeof db === "string" ? lancedb.connect(db, { readConsistencyInterval: 0 }) : db;
 }
 
 function dbName(db: DbLike): string {

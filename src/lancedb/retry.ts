@@ -7,10 +7,12 @@ export function isCommitConflict(error: unknown): boolean {
 }
 
 export interface RetryOptions {
-  /** Attempts in all (default 8). */
+  /** Attempts in all (default 10). */
   attempts?: number;
   /** First delay in ms, doubled each retry with ±50% jitter (default 50). */
   baseDelayMs?: number;
+  /** Upper bound of one delay in ms (default 5000). */
+  maxDelayMs?: number;
   /** Which errors to retry (default: commit conflicts). */
   retryOn?: (error: unknown) => boolean;
 }
@@ -20,8 +22,14 @@ export interface RetryOptions {
  * writers (several ingest processes on one table) all get through. Writes passed here must be idempotent
  * (mergeInsert on id, delete by predicate), so a retry after an ambiguous failure cannot duplicate rows.
  */
+/**
+ * Retries for table maintenance (index builds, optimize): these commits are long and every concurrent writer's
+ * commit preempts them, so they get more attempts; the jitter separates two processes optimizing at once.
+ */
+export const MAINTENANCE_RETRIES: RetryOptions = { attempts: 20, baseDelayMs: 100, maxDelayMs: 3000 };
+
 export async function withCommitRetries<T>(write: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const attempts = options.attempts ?? 8;
+  const attempts = options.attempts ?? 10;
   const base = options.baseDelayMs ?? 50;
   const retryOn = options.retryOn ?? isCommitConflict;
   for (let attempt = 1; ; attempt++) {
@@ -29,7 +37,7 @@ export async function withCommitRetries<T>(write: () => Promise<T>, options: Ret
       return await write();
     } catch (error) {
       if (attempt >= attempts || !retryOn(error)) throw error;
-      const delay = base * 2 ** (attempt - 1) * (0.5 + Math.random());
+      const delay = Math.min(base * 2 ** (attempt - 1), options.maxDelayMs ?? 5000) * (0.5 + Math.random());
       await sleep(delay);
     }
   }

@@ -2,13 +2,15 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import * as lancedb from "@lancedb/lancedb";
 import { CORPUS, FIXTURE_MODELS, maxAbsDiff, REPO, readRows, tempDir } from "./helpers.ts";
 
 // Crash safety and concurrent writers, with real `lance-e5 ingest` processes on real LanceDB directories.
 // Small chunks and small commits (--write-batch-rows) make a run many commits long, so kills land mid-ingest.
 
 const MODEL = path.join(FIXTURE_MODELS, "tiny-mistral");
-const COMMON = ["--chunk-tokens", "32", "--write-batch-rows", "24", "--embed-batch", "24", "--json"];
+const COMMON = ["--chunk-tokens", "32", "--write-batch-rows", "8", "--embed-batch", "8", "--json"];
 
 function startIngest(sources: string[], db: string, extra: string[] = []): ChildProcess {
   return spawn(
@@ -48,6 +50,24 @@ function rng(seed: number): () => number {
   };
 }
 
+/** Rows committed so far (0 while the table does not exist yet). */
+async function committedRows(db: string): Promise<number> {
+  try {
+    return await (await lancedb.connect(db)).openTable("docs").then((t) => t.countRows());
+  } catch {
+    return 0;
+  }
+}
+
+/** Resolves with the ms from `since` until the first commit is visible, or null when the process ends first. */
+async function firstCommitMs(db: string, child: ChildProcess, since: number): Promise<number | null> {
+  while (child.exitCode === null && child.signalCode === null) {
+    if ((await committedRows(db)) > 0) return performance.now() - since;
+    await sleep(50);
+  }
+  return null;
+}
+
 async function assertSameTable(actualDb: string, expectedDb: string): Promise<void> {
   const actual = await readRows(actualDb);
   const expected = await readRows(expectedDb);
@@ -68,39 +88,53 @@ describe("ingest crash safety and concurrency", () => {
     const root = tempDir();
     const cleanDb = path.join(root, "clean");
     const startedClean = performance.now();
-    const clean = await finished(startIngest([CORPUS], cleanDb));
+    const cleanChild = startIngest([CORPUS], cleanDb);
+    const cleanDone = finished(cleanChild);
+    const cleanFirstCommit = await firstCommitMs(cleanDb, cleanChild, startedClean);
+    const clean = await cleanDone;
     const cleanMs = performance.now() - startedClean;
     assert.equal(clean.code, 0, clean.stderr);
     const cleanReport = JSON.parse(clean.stdout);
     assert.ok(cleanReport.chunks_added > 200, `${cleanReport.chunks_added} chunks`);
+    assert.ok(cleanFirstCommit !== null, "the clean run committed before it ended");
+    // Writing takes from the first commit to the end; kills are spread over that span (startup is not
+    // interesting: nothing is written yet), each measured from the killed run's own first commit.
+    const writingMs = Math.max(200, cleanMs - cleanFirstCommit);
 
     const seed = Number(process.env.LANCE_E5_CRASH_SEED ?? Date.now() % 1_000_000);
     const random = rng(seed);
-    t.diagnostic(`seed ${seed}, clean run ${Math.round(cleanMs)} ms`);
+    t.diagnostic(
+      `seed ${seed}, clean run ${Math.round(cleanMs)} ms, first commit at ${Math.round(cleanFirstCommit)} ms`,
+    );
     const crashDb = path.join(root, "crashed");
-    let killedMidway = 0;
     let partial = 0;
-    for (let attempt = 0; attempt < 4; attempt++) {
+    let attempts = 0;
+    for (let attempt = 0; attempt < 8 && partial < 3; attempt++) {
+      attempts++;
+      const since = performance.now();
       const child = startIngest([CORPUS], crashDb);
       const done = finished(child);
-      const delay = cleanMs * (0.25 + 0.6 * random());
-      const timer = setTimeout(() => child.kill("SIGKILL"), delay);
+      const before = await committedRows(crashDb);
+      // Wait for this run's first commit (a resumed run may have nothing left to write: then it just ends).
+      while (child.exitCode === null && child.signalCode === null && (await committedRows(crashDb)) === before) {
+        await sleep(50);
+      }
+      // Spread over what is left to write (a resumed run writes only the rest).
+      const remaining = 1 - before / cleanReport.chunks_added;
+      const delay = writingMs * remaining * 0.8 * random();
+      await sleep(delay);
+      child.kill("SIGKILL");
       const result = await done;
-      clearTimeout(timer);
+      const stored = await committedRows(crashDb);
       t.diagnostic(
-        `attempt ${attempt}: kill after ${Math.round(delay)} ms → ${result.signal ?? `exit ${result.code}`}`,
+        `attempt ${attempt}: killed ${Math.round(delay)} ms after its first commit (${Math.round(performance.now() - since)} ms in) → ` +
+          `${result.signal ?? `exit ${result.code}`}, ${stored} of ${cleanReport.chunks_added} rows stored`,
       );
-      const stored = await readRows(crashDb).then(
-        (rows) => rows.length,
-        () => 0,
-      );
-      t.diagnostic(`  rows stored so far: ${stored} of ${cleanReport.chunks_added}`);
-      if (result.signal === "SIGKILL") killedMidway++;
-      if (stored > 0 && stored < cleanReport.chunks_added) partial++;
-      else assert.equal(result.code, 0, result.stderr);
+      if (result.signal !== "SIGKILL") assert.equal(result.code, 0, result.stderr);
+      if (result.signal === "SIGKILL" && stored > 0 && stored < cleanReport.chunks_added) partial++;
+      if (stored >= cleanReport.chunks_added) break; // nothing left to interrupt
     }
-    assert.ok(killedMidway >= 2, `only ${killedMidway} of 4 runs were killed before finishing`);
-    assert.ok(partial >= 1, "at least one kill left a partly written table");
+    assert.ok(partial >= 2, `only ${partial} of ${attempts} kills left a partly written table`);
     const rerun = await finished(startIngest([CORPUS], crashDb));
     assert.equal(rerun.code, 0, rerun.stderr);
     const report = JSON.parse(rerun.stdout);
