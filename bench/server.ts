@@ -7,13 +7,15 @@
  *      against this runtime), else they are embedded here on CPU (slow on small machines: use --rows).
  *   2. /search (vector mode, k 10) at concurrency 1, 8, 32 with autocannon against `lance-e5 serve` in its own
  *      process, and the same queries through `search()` in this process: p50/p99 latency, requests/s, the
- *      server's peak RSS, overhead = p50 server / p50 direct.
+ *      server's peak RSS, overhead = p50 server / p50 direct; measured in interleaved slices (direct, then the same
+ *      number of requests over HTTP, five times), plus a paired c=1 figure (direct and HTTP alternating request by
+ *      request), which is the one to trust on a shared, loaded machine.
  *   3. /v1/embeddings (one query per request, concurrency 32): throughput with the default micro-batching window
  *      vs `--batch-window-ms 0`, same server otherwise: the batching gain.
  *
- * Flags: --rows N (default: all GPU vectors, else 20000), --duration S per measured point (default 15, as 3
- * interleaved slices),
- * --model DIR. LANCE_E5_THREADS applies to both sides (default 2).
+ * Flags: --rows N (default: all GPU vectors, else 20000), --duration S per measured point (default 15, as 5
+ * interleaved slices), --model DIR. LANCE_E5_THREADS applies to both sides (default 2). Figures are printed and
+ * written to bench/.out/server/result.json.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -36,7 +38,7 @@ const GPU_DIR = path.join(ROOT, "bench/.out/server-gpu");
 const TABLE = "bench";
 const CONCURRENCY = [1, 8, 32];
 /** Interleaved slices per measured setting (direct/server alternate; batched/unbatched alternate). */
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 const { values: flags } = parseArgs({
   options: { rows: { type: "string" }, duration: { type: "string", default: "15" }, model: { type: "string" } },
@@ -228,16 +230,21 @@ async function directSlice(
   return { latencies, seconds: (performance.now() - started) / 1000, non2xx: 0 };
 }
 
-/** autocannon for `seconds`, keeping every response time (its 'response' event) so slices can be merged. */
-async function httpSlice(url: string, bodies: string[], c: number, seconds: number): Promise<Slice> {
+/**
+ * autocannon for a fixed number of requests, keeping every response time (its 'response' event) so slices can be
+ * merged. A fixed count (not a duration) so no request is cut off in flight, which would bias req/s at high
+ * concurrency; throughput is requests / wall time of the slice.
+ */
+async function httpSlice(url: string, bodies: string[], c: number, amount: number): Promise<Slice> {
   let next = 0;
   const latencies: number[] = [];
+  const started = performance.now();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
         url,
         connections: c,
-        duration: seconds,
+        amount,
         requests: [
           {
             method: "POST",
@@ -250,7 +257,42 @@ async function httpSlice(url: string, bodies: string[], c: number, seconds: numb
     );
     instance.on("response", (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
   });
-  return { latencies, seconds: result.duration, non2xx: result.non2xx + result.errors };
+  return { latencies, seconds: (performance.now() - started) / 1000, non2xx: result.non2xx + result.errors };
+}
+
+/**
+ * Paired measurement at concurrency 1: each query once through `search()` and once over HTTP (fetch, keep-alive),
+ * alternating request by request, so both see the same machine load. On a shared machine this is the robust
+ * figure for the server's own overhead; slices of seconds see load swings of ±50%.
+ */
+async function pairedOverhead(
+  url: string,
+  target: SearchTarget,
+  embedder: Embedder,
+  queries: string[],
+  pairs: number,
+): Promise<{ direct_p50: number; server_p50: number; ratio: number; pairs: number }> {
+  const direct: number[] = [];
+  const server: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const query = queries[i % queries.length]!;
+    let t = performance.now();
+    await search({ target, embedder, query, k: 10 });
+    direct.push(performance.now() - t);
+    t = performance.now();
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query, k: 10 }),
+    });
+    await response.json();
+    server.push(performance.now() - t);
+  }
+  direct.sort((a, b) => a - b);
+  server.sort((a, b) => a - b);
+  const d = percentile(direct, 50);
+  const h = percentile(server, 50);
+  return { direct_p50: d, server_p50: h, ratio: h / d, pairs };
 }
 
 async function startServer(extra: string[]): Promise<{ child: ChildProcess; url: string }> {
@@ -311,8 +353,8 @@ async function main(): Promise<void> {
   // Warm-up of all three, then each setting measured in ROUNDS interleaved slices, so that load from other
   // processes on the machine falls on both sides of every comparison alike.
   await directSlice(target, embedder, queries, 8, 2);
-  await httpSlice(`${server.url}/search`, searchBodies, 8, 2);
-  await httpSlice(`${unbatched.url}/v1/embeddings`, embedBodies, 8, 2);
+  await httpSlice(`${server.url}/search`, searchBodies, 8, 40);
+  const warm = await httpSlice(`${unbatched.url}/v1/embeddings`, embedBodies, 8, 40);
   const slice = DURATION / ROUNDS;
   const direct: Record<number, Measure> = {};
   const http: Record<number, Measure> = {};
@@ -320,13 +362,17 @@ async function main(): Promise<void> {
     const d: Slice[] = [];
     const h: Slice[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      d.push(await directSlice(target, embedder, queries, c, slice));
-      h.push(await httpSlice(`${server.url}/search`, searchBodies, c, slice));
+      const directPart = await directSlice(target, embedder, queries, c, slice);
+      d.push(directPart);
+      // The same amount of work as the direct slice just did (at least two requests per connection).
+      h.push(await httpSlice(`${server.url}/search`, searchBodies, c, Math.max(2 * c, directPart.latencies.length)));
     }
     direct[c] = summarise(d);
     http[c] = summarise(h);
     log(`c=${String(c).padStart(2)}  direct ${fmt(direct[c])}  |  server ${fmt(http[c])}  non-2xx ${http[c].non2xx}`);
   }
+  const paired = await pairedOverhead(`${server.url}/search`, target, embedder, queries, 300);
+  log(`paired c=1: direct p50 ${paired.direct_p50.toFixed(2)} ms, server p50 ${paired.server_p50.toFixed(2)} ms`);
   await embedder.dispose();
 
   const batchStats = async () => {
@@ -340,8 +386,11 @@ async function main(): Promise<void> {
   const batchedSlices: Slice[] = [];
   const unbatchedSlices: Slice[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    batchedSlices.push(await httpSlice(`${server.url}/v1/embeddings`, embedBodies, 32, slice));
-    unbatchedSlices.push(await httpSlice(`${unbatched.url}/v1/embeddings`, embedBodies, 32, slice));
+    // Both get the same request count, sized from the previous slice's rate to last about `slice` seconds.
+    const previous = batchedSlices.at(-1) ?? warm;
+    const amount = Math.max(64, Math.round((previous.latencies.length / previous.seconds) * slice));
+    batchedSlices.push(await httpSlice(`${server.url}/v1/embeddings`, embedBodies, 32, amount));
+    unbatchedSlices.push(await httpSlice(`${unbatched.url}/v1/embeddings`, embedBodies, 32, amount));
   }
   const embedBatched = summarise(batchedSlices);
   const embedUnbatched = summarise(unbatchedSlices);
@@ -363,6 +412,7 @@ async function main(): Promise<void> {
     rounds: ROUNDS,
     direct,
     server: http,
+    overhead_p50_paired_c1: paired,
     overhead_p50: Object.fromEntries(CONCURRENCY.map((c) => [c, http[c]!.p50 / direct[c]!.p50])),
     server_peak_rss_mib: rss,
     mean_batch_size: batchSum / batchCount,
@@ -380,6 +430,7 @@ async function main(): Promise<void> {
         `  c=${String(c).padStart(2)}                   ${fmt(direct[c]!)} | ${fmt(http[c]!)} | ${result.overhead_p50[c]!.toFixed(2)}×`,
     ),
     "",
+    `paired, c=1 (direct and HTTP alternating request by request, ${paired.pairs} pairs): direct p50 ${paired.direct_p50.toFixed(2)} ms, server p50 ${paired.server_p50.toFixed(2)} ms → overhead ${paired.ratio.toFixed(2)}×`,
     `server peak RSS: ${rss.toFixed(0)} MiB`,
     `/v1/embeddings c=32 (1 query/request): default window ${embedBatched.rps.toFixed(1)} req/s, --batch-window-ms 0 ${embedUnbatched.rps.toFixed(1)} req/s → batching gain ${result.batching_gain.toFixed(2)}× (mean texts per model call ${result.mean_batch_size.toFixed(1)})`,
     `non-2xx responses: ${CONCURRENCY.map((c) => http[c]!.non2xx).join(", ")} (search), ${embedBatched.non2xx}, ${embedUnbatched.non2xx} (embeddings)`,
