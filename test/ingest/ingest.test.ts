@@ -179,7 +179,7 @@ describe("ingestSources on a real LanceDB directory", () => {
     assert.match(reasons["empty.md"]!, /empty/);
     assert.match(reasons["blank.txt"]!, /empty/);
     assert.match(reasons["big.txt"]!, /too large/);
-    assert.match(reasons["mem"]!, /unreadable/);
+    assert.match(reasons.mem!, /unreadable/);
     assert.match(reasons[path.join(root, "missing.txt")]!, /not found/);
     assert.match(reasons["records.jsonl:2"]!, /invalid JSON/);
     assert.match(reasons["records.jsonl:3"]!, /no "text" field/);
@@ -233,7 +233,7 @@ describe("ingestSources on a real LanceDB directory", () => {
     // re-chunked and replaced), and every vector is now the Qwen2 document embedding of its text.
     const sample = after.slice(0, 5);
     const expected = await qwen.embedDocuments(sample.map((r) => r.text));
-    sample.forEach((r, i) => assert.ok(maxAbsDiff(r.vector, expected[i]!) < 1e-5));
+    for (const [i, r] of sample.entries()) assert.ok(maxAbsDiff(r.vector, expected[i]!) < 1e-5);
   });
 });
 
@@ -283,7 +283,7 @@ describe("ingestDocuments", () => {
       vectorsAfter.map((r) => r.id),
       vectorsBefore.map((r) => r.id),
     );
-    vectorsAfter.forEach((r, i) => assert.equal(maxAbsDiff(r.vector, vectorsBefore[i]!.vector), 0));
+    for (const [i, r] of vectorsAfter.entries()) assert.equal(maxAbsDiff(r.vector, vectorsBefore[i]!.vector), 0);
     const table = await (await lancedb.connect(db)).openTable("beir");
     const [titled] = await table.query().where("doc_id = 'doc-1'").select(["title"]).toArray();
     assert.equal(titled.title, "A new title");
