@@ -41,7 +41,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
 };
 
 export const DEFAULT_BATCHING: BatchingOptions = {
-  batchWindowMs: 2,
+  batchWindowMs: 5,
   maxBatchTokens: 8192,
   maxQueuedTexts: 4096,
 };
