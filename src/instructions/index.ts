@@ -24,7 +24,7 @@ export const TASK_INSTRUCTIONS = {
   bitext: "Retrieve parallel sentences.",
   summarization: "Given a news summary, retrieve other semantically similar summaries",
   /** The personalised passkey test (REFERENCE.md §5); our wording, not a paper table entry. */
-  passkey: "Given a question about a person's pass key, retrieve the document that states it",
+  passkey: "Given a question about a person, retrieve the document that contains the answer",
 } as const satisfies Record<string, string>;
 
 export type TaskName = keyof typeof TASK_INSTRUCTIONS;

@@ -4,6 +4,7 @@ import { registerEmbed } from "./embed.ts";
 import { registerEval } from "./eval.ts";
 import { registerEvalReport } from "./eval-report.ts";
 import { registerIngest } from "./ingest.ts";
+import { registerPasskey } from "./passkey.ts";
 import { registerSearch } from "./search.ts";
 import { registerServe } from "./serve.ts";
 import { registerSts } from "./sts.ts";
@@ -18,6 +19,7 @@ export const commandModules: Array<(program: Command) => void> = [
   registerEvalReport,
   registerSynth,
   registerIngest,
+  registerPasskey,
   registerSearch,
   registerServe,
 ];

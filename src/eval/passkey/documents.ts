@@ -116,7 +116,9 @@ export function buildExactLengthDocument(
     throw new Error(`length ${length} is too short for the needle sentence (${base} tokens with special tokens)`);
   }
   const words = fillerSentences.join(" ").split(/\s+/);
-  const perWord = Math.max(0.5, (count(words.join(" ")) - 2) / words.length);
+  // Tokens per filler word, estimated on a sample: a whole haystack would be slow to tokenise for nothing.
+  const sample = words.slice(0, 512);
+  const perWord = Math.max(0.5, (count(sample.join(" ")) - 2) / sample.length);
   // Filler as a list of words cycling through the sentences; the needle goes before word index `at`.
   let total = Math.max(0, Math.round((length - base) / perWord));
   const render = (n: number): string => {
