@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import cast
 
 import torch
+import torch.nn.functional as F
 from tokenizers import Tokenizer
 from transformers import MistralConfig, MistralForCausalLM, get_linear_schedule_with_warmup
 
@@ -93,7 +94,12 @@ def glove_init(model: MistralForCausalLM, tokenizer: Tokenizer, glove_path: str,
     scale = embedding.std().item()
     hits = 0
     with torch.no_grad():
-        for piece, token_id in tokenizer.get_vocab().items():
+        pieces = tokenizer.get_vocab()
+        # SentencePiece marks word starts with "▁"; a piece without it continues a word ("ing") and is no word.
+        marked = any(p.startswith("▁") for p in pieces)
+        for piece, token_id in pieces.items():
+            if marked and not piece.startswith("▁"):
+                continue
             word = piece.removeprefix("▁").lower()
             if len(word) > 1 and word.isalpha() and word in vectors:
                 v = torch.tensor(vectors[word][:dims])  # (dims,)
@@ -164,14 +170,19 @@ def main(args: argparse.Namespace) -> int:
 
     @torch.no_grad()
     def eval_loss() -> float:
+        """Mean next-token loss over up to 32 contiguous held-out windows, 4 at a time (logits are L x vocab)."""
         model.eval()
         chunks = eval_ids[: (len(eval_ids) - 1) // args.seq_len * args.seq_len + 1]
-        inputs = chunks[:-1].view(-1, args.seq_len)[:64]  # (N, L) contiguous held-out windows
-        targets = chunks[1:].view(-1, args.seq_len)[:64]  # (N, L)
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=device.type == "cuda"):
-            logits = model(input_ids=inputs.to(device), use_cache=False).logits  # (N, L, V)
+        inputs = chunks[:-1].view(-1, args.seq_len)[:32]  # (N, L)
+        targets = chunks[1:].view(-1, args.seq_len)[:32]  # (N, L)
+        total = 0.0
+        for start in range(0, len(inputs), 4):
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=device.type == "cuda"):
+                logits = model(input_ids=inputs[start : start + 4].to(device), use_cache=False).logits  # (4, L, V)
+            target = targets[start : start + 4].to(device).flatten()  # (4L,)
+            total += F.cross_entropy(logits.float().flatten(0, 1), target, reduction="sum").item()
         model.train()
-        return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), targets.to(device).flatten()).item()
+        return total / inputs.numel()
 
     record(
         {
@@ -189,7 +200,7 @@ def main(args: argparse.Namespace) -> int:
         batch = windows(train_ids, args.batch_size).to(device)  # (B, L+1)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=device.type == "cuda"):
             logits = model(input_ids=batch[:, :-1], use_cache=False).logits  # (B, L, V)
-        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
+        loss = F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)

@@ -285,3 +285,33 @@ def test_shipped_config_files_load_and_typos_are_refused(tmp_path):
     (tmp_path / "typo.json").write_text(json.dumps({"batch_size": 8, "temprature": 0.05}))
     with pytest.raises(SystemExit, match="unknown setting.*temprature"):
         train.config_from_args(parser.parse_args(["--config", str(tmp_path / "typo.json"), *required]))
+
+
+def test_glove_init_copies_whole_word_vectors_through_an_orthonormal_projection(tmp_path):
+    from tokenizers import Tokenizer, models
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from lance_e5_train.pretrain import glove_init
+
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, "▁river": 3, "▁Stone": 4, "▁x1": 5, "ing": 6}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    river, stone, ing = [1.0, 2.0, 0.5, -1.0], [0.0, 1.0, 3.0, 1.0], [9.0, 9.0, 9.0, 9.0]
+    table = {"dimensions": 4, "vectors": {"river": river + [2.6, 0], "stone": stone + [3.3, 1], "ing": ing + [18, 2]}}
+    (tmp_path / "glove.json").write_text(json.dumps(table))
+    config = MistralConfig(
+        vocab_size=7,
+        hidden_size=8,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+    )
+    model = MistralForCausalLM(config)
+    before = model.get_input_embeddings().weight.detach().clone()
+    report = glove_init(model, tokenizer, str(tmp_path / "glove.json"), seed=0)
+    after = model.get_input_embeddings().weight.detach()
+    assert report == {"glove_tokens": 2, "vocab": 7}  # "ing" is not a word start, "x1" not a word
+    assert torch.equal(after[[0, 1, 2, 5, 6]], before[[0, 1, 2, 5, 6]])
+    cosine = torch.nn.functional.cosine_similarity
+    assert abs(cosine(after[3], after[4], dim=0) - cosine(torch.tensor(river), torch.tensor(stone), dim=0)) < 1e-5
+    assert abs(after[3].std().item() / before.std().item() - 1) < 0.6  # on the scale of the random init
