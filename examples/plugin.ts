@@ -21,7 +21,8 @@ const db = flag("--db") ?? "./data/lancedb";
 const tableName = flag("--table") ?? "docs";
 const added = flag("--add");
 const k = Number(flag("--k") ?? 5);
-const json = args.includes("--json") ? (args.splice(args.indexOf("--json"), 1), true) : false;
+const json = args.includes("--json");
+if (json) args.splice(args.indexOf("--json"), 1);
 const query = args.join(" ") || "What did the president say about freedom?";
 
 const table = await (await lancedb.connect(db)).openTable(tableName);
