@@ -8,8 +8,8 @@
  *   2. /search (vector mode, k 10) at concurrency 1, 8, 32 with autocannon against `lance-e5 serve` in its own
  *      process, and the same queries through `search()` in this process: p50/p99 latency, requests/s, the
  *      server's peak RSS, overhead = p50 server / p50 direct; measured in interleaved slices (direct, then the same
- *      number of requests over HTTP, five times), plus a paired c=1 figure (direct and HTTP alternating request by
- *      request), which is the one to trust on a shared, loaded machine.
+ *      number of requests over HTTP, five times), plus a paired c=1 figure for the app layer alone (search() and
+ *      the Hono app in this process alternating request by request), robust to load swings on a shared machine.
  *   3. /v1/embeddings (one query per request, concurrency 32): throughput with the default micro-batching window
  *      vs `--batch-window-ms 0`, same server otherwise: the batching gain.
  *
@@ -30,6 +30,7 @@ import { buildTableSchema } from "../src/lancedb/schema.ts";
 import type { Embedder } from "../src/model/embedder.ts";
 import { loadEmbedder } from "../src/model/index.ts";
 import { openSearchTarget, type SearchTarget, search } from "../src/search/index.ts";
+import { createApp, type LanceE5App } from "../src/server/app.ts";
 import { benchCorpus } from "./server-corpus.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -261,38 +262,40 @@ async function httpSlice(url: string, bodies: string[], c: number, amount: numbe
 }
 
 /**
- * Paired measurement at concurrency 1: each query once through `search()` and once over HTTP (fetch, keep-alive),
- * alternating request by request, so both see the same machine load. On a shared machine this is the robust
- * figure for the server's own overhead; slices of seconds see load swings of ±50%.
+ * Paired measurement at concurrency 1, in this process: each query once through `search()` and once through the
+ * Hono app (`app.request()`: routing, auth/limits middleware, validation, JSON, the micro-batcher) with the same
+ * embedder and table, alternating request by request so both see the same machine load. This isolates the app
+ * layer's own overhead; the socket is left out. (Alternating with the separate server process instead is biased:
+ * each process's ONNX Runtime threads spin for a while after a run and slow the other process's next call.)
  */
-async function pairedOverhead(
-  url: string,
+async function pairedAppOverhead(
+  lanceE5: LanceE5App,
   target: SearchTarget,
   embedder: Embedder,
   queries: string[],
   pairs: number,
-): Promise<{ direct_p50: number; server_p50: number; ratio: number; pairs: number }> {
+): Promise<{ direct_p50: number; app_p50: number; ratio: number; pairs: number }> {
   const direct: number[] = [];
-  const server: number[] = [];
+  const app: number[] = [];
   for (let i = 0; i < pairs; i++) {
     const query = queries[i % queries.length]!;
     let t = performance.now();
     await search({ target, embedder, query, k: 10 });
     direct.push(performance.now() - t);
     t = performance.now();
-    const response = await fetch(url, {
+    const response = await lanceE5.app.request("/search", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ query, k: 10 }),
     });
     await response.json();
-    server.push(performance.now() - t);
+    app.push(performance.now() - t);
   }
   direct.sort((a, b) => a - b);
-  server.sort((a, b) => a - b);
+  app.sort((a, b) => a - b);
   const d = percentile(direct, 50);
-  const h = percentile(server, 50);
-  return { direct_p50: d, server_p50: h, ratio: h / d, pairs };
+  const h = percentile(app, 50);
+  return { direct_p50: d, app_p50: h, ratio: h / d, pairs };
 }
 
 async function startServer(extra: string[]): Promise<{ child: ChildProcess; url: string }> {
@@ -371,8 +374,10 @@ async function main(): Promise<void> {
     http[c] = summarise(h);
     log(`c=${String(c).padStart(2)}  direct ${fmt(direct[c])}  |  server ${fmt(http[c])}  non-2xx ${http[c].non2xx}`);
   }
-  const paired = await pairedOverhead(`${server.url}/search`, target, embedder, queries, 300);
-  log(`paired c=1: direct p50 ${paired.direct_p50.toFixed(2)} ms, server p50 ${paired.server_p50.toFixed(2)} ms`);
+  const lanceE5 = createApp({ embedder, db: await lancedb.connect(path.join(OUT, "db")), defaultTable: TABLE });
+  await lanceE5.warmUp();
+  const paired = await pairedAppOverhead(lanceE5, target, embedder, queries, 300);
+  log(`paired c=1 in-process: direct p50 ${paired.direct_p50.toFixed(2)} ms, app p50 ${paired.app_p50.toFixed(2)} ms`);
   await embedder.dispose();
 
   const batchStats = async () => {
@@ -412,7 +417,7 @@ async function main(): Promise<void> {
     rounds: ROUNDS,
     direct,
     server: http,
-    overhead_p50_paired_c1: paired,
+    app_overhead_p50_paired_c1: paired,
     overhead_p50: Object.fromEntries(CONCURRENCY.map((c) => [c, http[c]!.p50 / direct[c]!.p50])),
     server_peak_rss_mib: rss,
     mean_batch_size: batchSum / batchCount,
@@ -430,7 +435,7 @@ async function main(): Promise<void> {
         `  c=${String(c).padStart(2)}                   ${fmt(direct[c]!)} | ${fmt(http[c]!)} | ${result.overhead_p50[c]!.toFixed(2)}×`,
     ),
     "",
-    `paired, c=1 (direct and HTTP alternating request by request, ${paired.pairs} pairs): direct p50 ${paired.direct_p50.toFixed(2)} ms, server p50 ${paired.server_p50.toFixed(2)} ms → overhead ${paired.ratio.toFixed(2)}×`,
+    `app layer, c=1, in-process (search() and app.request() alternating, ${paired.pairs} pairs): direct p50 ${paired.direct_p50.toFixed(2)} ms, app p50 ${paired.app_p50.toFixed(2)} ms → ${paired.ratio.toFixed(2)}×`,
     `server peak RSS: ${rss.toFixed(0)} MiB`,
     `/v1/embeddings c=32 (1 query/request): default window ${embedBatched.rps.toFixed(1)} req/s, --batch-window-ms 0 ${embedUnbatched.rps.toFixed(1)} req/s → batching gain ${result.batching_gain.toFixed(2)}× (mean texts per model call ${result.mean_batch_size.toFixed(1)})`,
     `non-2xx responses: ${CONCURRENCY.map((c) => http[c]!.non2xx).join(", ")} (search), ${embedBatched.non2xx}, ${embedUnbatched.non2xx} (embeddings)`,
