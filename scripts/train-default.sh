@@ -58,7 +58,7 @@ fi
 log "3/7 pretrain: Mistral ${LAYERS}L x ${HIDDEN}, ${HEADS}/${KV_HEADS} heads, $PRETRAIN_STEPS steps"
 if [[ ! -f $work/base/config.json ]]; then
   "$py" -m lance_e5_train pretrain --out "$work/base" --text "$work/pretrain.txt" --layers "$LAYERS" \
-    --hidden "$HIDDEN" --heads "$HEADS" --kv-heads "$KV_HEADS" --seq-len "$PRETRAIN_SEQ" \
+    --hidden "$HIDDEN" --heads "$HEADS" --kv-heads "$KV_HEADS" --seq-len "$PRETRAIN_SEQ" --loss-fraction "$PRETRAIN_LOSS_FRACTION" \
     --batch-size "$PRETRAIN_BATCH" --steps "$PRETRAIN_STEPS" --lr "$PRETRAIN_LR" --seed "$SEED" \
     --threads "$THREADS" --eval-every 500 "${glove_args[@]}"
 fi
