@@ -11,7 +11,7 @@ export interface TextChunk {
   /** Offsets into the source text (UTF-16 code units). */
   start: number;
   end: number;
-  /** Token count of `text` without special tokens. */
+  /** Token count of `text` without special tokens (the sum over its pieces: exact up to the joins). */
   tokens: number;
 }
 
@@ -137,22 +137,21 @@ export function chunkText(text: string, options: ChunkOptions): TextChunk[] {
   splitToFit(text, 0, text.length, 0, options, spans);
 
   const chunks: TextChunk[] = [];
-  // Counts of pieces are nearly additive (a join adds at most ~two tokens per boundary: the separator, e.g.
-  // "\n\n" as byte tokens): re-count the joined text only when it could be over the limit, so most text is
-  // tokenised once here.
+  // Pieces are packed on their own counts plus, per join, the length of the whitespace between them (an upper
+  // bound on what the separator adds: a space merges into the next word's token, "\n" is at most one byte
+  // token). So every chunk fits without re-tokenising the joined text, and the text is tokenised once here.
+  const gapAfter = spans.map((span) => span.end - span.start - text.slice(span.start, span.end).trimEnd().length);
   let i = 0;
   while (i < spans.length) {
-    let j = i;
-    let sum = 0;
-    while (j < spans.length && sum + spans[j]!.tokens <= max) sum += spans[j++]!.tokens;
-    if (j === i) j = i + 1; // a single span always fits by construction
-    let range = trimmed(text, spans[i]!.start, spans[j - 1]!.end);
-    let tokens = range ? (sum + 2 * (j - i - 1) > max ? count(text.slice(range.start, range.end)) : sum) : 0;
-    while (range && tokens > max && j - i > 1) {
-      j--;
-      range = trimmed(text, spans[i]!.start, spans[j - 1]!.end);
-      tokens = range ? count(text.slice(range.start, range.end)) : 0;
+    let j = i + 1; // a single span always fits by construction
+    let cost = spans[i]!.tokens;
+    while (j < spans.length && cost + gapAfter[j - 1]! + spans[j]!.tokens <= max) {
+      cost += gapAfter[j - 1]! + spans[j]!.tokens;
+      j++;
     }
+    let tokens = 0;
+    for (let k = i; k < j; k++) tokens += spans[k]!.tokens;
+    const range = trimmed(text, spans[i]!.start, spans[j - 1]!.end);
     if (range) chunks.push({ text: text.slice(range.start, range.end), start: range.start, end: range.end, tokens });
     if (j >= spans.length) break;
     // Next chunk starts `overlap` tokens back, but always after this chunk's first span (progress).
