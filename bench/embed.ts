@@ -71,7 +71,7 @@ function manParagraphs(roff: string): string[] {
   return paragraphs;
 }
 
-function loadCorpus(count: number): string[] {
+export function loadCorpus(count: number): string[] {
   const roots = ["man1", "man8", "man5", "man3", "man7"].map((d) => path.join("/usr/share/man", d)).filter(existsSync);
   const files = roots.flatMap((dir) =>
     readdirSync(dir)
@@ -323,4 +323,5 @@ async function main(): Promise<void> {
   console.log(`max |diff| lance-e5 vs transformers.js on untruncated texts: ${agreement.toExponential(2)}`);
 }
 
-await main();
+// Run only as a script (the corpus loader is reused by experiments).
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

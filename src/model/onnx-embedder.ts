@@ -25,7 +25,7 @@ export interface LoadEmbedderOptions {
   ropeBase?: number;
   /** Max tokens per text including special tokens (default: the config's, or the long-context one). */
   maxLength?: number;
-  /** Upper bound on rows × padded length per ORT run (default 8192 tokens). */
+  /** Upper bound on rows × padded length per ORT run (default DEFAULT_BATCH_TOKEN_BUDGET). */
   batchTokenBudget?: number;
   /**
    * Padding side override. The default is the config's `padding_side`; graphs with fused attention
@@ -34,7 +34,12 @@ export interface LoadEmbedderOptions {
   paddingSide?: "left" | "right";
 }
 
-export const DEFAULT_BATCH_TOKEN_BUDGET = 8192;
+/**
+ * Rows × padded length per ORT run. Measured on bench-mistral (2 shared cores, man-page texts): 512 ran ~1.8×
+ * faster than 8192 and no slower than 256–2048 — once texts are length-sorted there is no padding to amortise,
+ * and small activations stay in cache. Raise it for wide models on many cores.
+ */
+export const DEFAULT_BATCH_TOKEN_BUDGET = 512;
 
 /** Thread count from the option, else LANCE_E5_THREADS, else all CPUs. */
 export function resolveThreads(threads?: number): number {
