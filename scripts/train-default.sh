@@ -82,25 +82,34 @@ fi
 log "6/7 export: before (pretrained base) and after (contrastive) -> model directories"
 [[ -f $work/export-before/lance-e5.json ]] || "$py" -m lance_e5_train export --checkpoint "$work/base" \
   --out "$work/export-before" --dtype "$EXPORT_DTYPE" --attention "$EXPORT_ATTENTION" --name lance-e5-default-pretrained
-rm -rf "$model_out"
-"$py" -m lance_e5_train export --checkpoint "$final" --out "$model_out" --dtype "$EXPORT_DTYPE" --attention "$EXPORT_ATTENTION" \
-  --name lance-e5-default --long-context-base 100000 --long-context-length 32768
+# Re-export (and forget earlier scores) only when the trained checkpoint is newer than the exported model.
+if [[ ! -f $model_out/lance-e5.json || $final/config.json -nt $model_out/lance-e5.json ]]; then
+  rm -rf "$model_out" "$work/eval.jsonl"
+  "$py" -m lance_e5_train export --checkpoint "$final" --out "$model_out" --dtype "$EXPORT_DTYPE" \
+    --attention "$EXPORT_ATTENTION" --name lance-e5-default --long-context-base 100000 --long-context-length 32768
+fi
 
 log "7/7 evaluate on the held-out visible benchmarks (BM25, model, hybrid; before vs after) and write the card"
 [[ -f data/benchmarks/manifest.json ]] || npm run --silent benchmarks:build
-evals=$work/eval.jsonl; : > "$evals"
+evals=$work/eval.jsonl; touch "$evals"
 instruction=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["benchmarks"]["man"]["instruction"])' \
   data/benchmarks/manifest.json)
+record() {  # benchmark model mode command... : run it unless this score is already in eval.jsonl
+  local key="{\"benchmark\": \"$1\", \"model\": \"$2\", \"mode\": \"$3\""; shift 3
+  grep -qF "$key" "$evals" && return 0
+  local result; result=$("$@")
+  echo "$key, \"result\": $result}" >> "$evals"
+}
 for model in "$work/export-before" "$model_out"; do
+  name=$(basename "$model")
   for mode in fulltext vector hybrid; do
     [[ $mode == fulltext && $model != "$model_out" ]] && continue  # BM25 does not depend on the model
-    result=$("${cli[@]}" eval data/benchmarks/man --model "$model" --mode "$mode" --instruction "$instruction" --json)
-    echo "{\"benchmark\": \"man\", \"model\": \"$(basename "$model")\", \"mode\": \"$mode\", \"result\": $result}" >> "$evals"
+    record man "$name" "$mode" "${cli[@]}" eval data/benchmarks/man --model "$model" --mode "$mode" \
+      --instruction "$instruction" --json
   done
   for pairs in data/benchmarks/bitext/*.jsonl; do
     [[ -e $pairs ]] || continue
-    result=$("${cli[@]}" bitext "$pairs" --model "$model" --json)
-    echo "{\"benchmark\": \"bitext-$(basename "$pairs" .jsonl)\", \"model\": \"$(basename "$model")\", \"mode\": \"vector\", \"result\": $result}" >> "$evals"
+    record "bitext-$(basename "$pairs" .jsonl)" "$name" vector "${cli[@]}" bitext "$pairs" --model "$model" --json
   done
 done
 cat "$evals"
