@@ -57,71 +57,80 @@ export const bibleBuilder: SourceBuilder = {
       return key === undefined ? undefined : (byRef.get(key) as Verse);
     };
 
+    // Two passes; the direction (archaic verse → modern context or the reverse) alternates, each verse gets both.
     async function* shortLong(): AsyncGenerator<SynthExample> {
-      for (const verse of order) {
-        const kjv = verse.texts.KJV;
-        if (kjv === undefined) continue;
-        const from = Math.max(0, verse.index - 2);
-        const positive = text(verse.chapter, from, verse.index + 3, "WEB");
-        const other = await nearestOther(kjv, verse);
-        if (other === undefined || positive === "") continue;
-        const negative = text(other.chapter, Math.max(0, other.index - 2), other.index + 3, "WEB");
-        if (negative === "" || sameText(negative, positive)) continue;
-        yield {
-          task_family: "short-long",
-          instruction: `Given a verse from ${displayBookName(verse.chapter.book)} in the King James Version, retrieve the surrounding passage in a modern English translation`,
-          query: kjv,
-          positive,
-          negative,
-          language: "en",
-          source: "offline:bible",
-          meta: meta(
-            `bible.verse-to-context.${verse.chapter.book.osis}`,
-            [verse.chapter.id, other.chapter.id],
-            [verse.ref, other.ref],
-          ),
-        };
-      }
+      for (const pass of [0, 1])
+        for (const [i, verse] of order.entries()) {
+          const [from, to] = (pass + i) % 2 === 0 ? (["KJV", "WEB"] as const) : (["WEB", "KJV"] as const);
+          const kjv = verse.texts[from];
+          if (kjv === undefined) continue;
+          const start = Math.max(0, verse.index - 2);
+          const positive = text(verse.chapter, start, verse.index + 3, to);
+          const other = await nearestOther(kjv, verse);
+          if (other === undefined || positive === "") continue;
+          const negative = text(other.chapter, Math.max(0, other.index - 2), other.index + 3, to);
+          if (negative === "" || sameText(negative, positive)) continue;
+          yield {
+            task_family: "short-long",
+            instruction:
+              from === "KJV"
+                ? `Given a verse from ${displayBookName(verse.chapter.book)} in the King James Version, retrieve the surrounding passage in a modern English translation`
+                : `Given a verse from ${displayBookName(verse.chapter.book)} in modern English, retrieve the surrounding passage in the King James Version`,
+            query: kjv,
+            positive,
+            negative,
+            language: "en",
+            source: "offline:bible",
+            meta: meta(
+              `bible.verse-to-context.${verse.chapter.book.osis}.${from}`,
+              [verse.chapter.id, other.chapter.id],
+              [verse.ref, other.ref],
+            ),
+          };
+        }
     }
 
+    // Three passes over the passages; the label kind (book, testament, translation) rotates so that every pass
+    // mixes all three and every passage gets each kind once.
     async function* longShort(): AsyncGenerator<SynthExample> {
-      for (const p of passages) {
-        const translation: BibleTranslation = rng.next() < 0.5 ? "KJV" : "WEB";
-        const query = text(p.chapter, p.from, p.to, translation);
-        if (query === "") continue;
-        const first = byRef.get(`${p.chapter.id}.${p.chapter.verses[p.from]?.verse}`) as Verse;
-        const kind = rng.int(3);
-        let instruction: string;
-        let positive: string;
-        let negative: string;
-        let otherId = p.chapter.id;
-        if (kind === 0) {
-          const other = await nearestOther(query, first, (o) => o.chapter.book.osis !== p.chapter.book.osis);
-          if (other === undefined) continue;
-          instruction = "Identify the book of the Bible that a passage comes from";
-          positive = displayBookName(p.chapter.book);
-          negative = displayBookName(other.chapter.book);
-          otherId = other.chapter.id;
-        } else if (kind === 1) {
-          instruction = "Classify a Bible passage as belonging to the Old Testament or the New Testament";
-          positive = p.chapter.book.testament;
-          negative = positive === "Old Testament" ? "New Testament" : "Old Testament";
-        } else {
-          instruction = "Given a Bible passage, identify which English translation it is quoted from";
-          positive = TITLES[translation];
-          negative = TITLES[translation === "KJV" ? "WEB" : "KJV"];
+      for (const pass of [0, 1, 2])
+        for (const [i, p] of passages.entries()) {
+          const kind = (pass + i) % 3;
+          const translation: BibleTranslation = rng.next() < 0.5 ? "KJV" : "WEB";
+          const query = text(p.chapter, p.from, p.to, translation);
+          if (query === "") continue;
+          const first = byRef.get(`${p.chapter.id}.${p.chapter.verses[p.from]?.verse}`) as Verse;
+          let instruction: string;
+          let positive: string;
+          let negative: string;
+          let otherId = p.chapter.id;
+          if (kind === 0) {
+            const other = await nearestOther(query, first, (o) => o.chapter.book.osis !== p.chapter.book.osis);
+            if (other === undefined) continue;
+            instruction = "Identify the book of the Bible that a passage comes from";
+            positive = displayBookName(p.chapter.book);
+            negative = displayBookName(other.chapter.book);
+            otherId = other.chapter.id;
+          } else if (kind === 1) {
+            instruction = "Classify a Bible passage as belonging to the Old Testament or the New Testament";
+            positive = p.chapter.book.testament;
+            negative = positive === "Old Testament" ? "New Testament" : "Old Testament";
+          } else {
+            instruction = "Given a Bible passage, identify which English translation it is quoted from";
+            positive = TITLES[translation];
+            negative = TITLES[translation === "KJV" ? "WEB" : "KJV"];
+          }
+          yield {
+            task_family: "long-short",
+            instruction,
+            query,
+            positive,
+            negative,
+            language: "en",
+            source: "offline:bible",
+            meta: meta(`bible.label.${kind}`, [p.chapter.id, otherId], [p.range]),
+          };
         }
-        yield {
-          task_family: "long-short",
-          instruction,
-          query,
-          positive,
-          negative,
-          language: "en",
-          source: "offline:bible",
-          meta: meta(`bible.label.${kind}`, [p.chapter.id, otherId], [p.range]),
-        };
-      }
     }
 
     async function* longLong(): AsyncGenerator<SynthExample> {

@@ -215,7 +215,9 @@ export async function* generateOffline(options: OfflineOptions): AsyncGenerator<
 function redistribute(exhausted: Stream, streams: Stream[]): void {
   const live = streams.filter((s) => !s.done);
   const sameFamily = live.filter((s) => s.family === exhausted.family);
-  const heirs = sameFamily.length > 0 ? sameFamily : live;
+  // Long-context documents are large and endless: they take overflow only when nothing else is left.
+  const others = live.filter((s) => s.family !== "long-context");
+  const heirs = sameFamily.length > 0 ? sameFamily : others.length > 0 ? others : live;
   if (heirs.length === 0) return;
   const share = Math.floor(exhausted.remaining / heirs.length);
   let rest = exhausted.remaining - share * heirs.length;

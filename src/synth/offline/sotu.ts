@@ -98,26 +98,28 @@ export const sotuBuilder: SourceBuilder = {
           (a) => `the ${century(a.year).replace("-century", " century")}`,
         ],
       ];
-      for (const p of order) {
-        const [name, instruction, label] = rng.pick(labels);
-        const query = p.sentences.join(" ");
-        const [otherKey] = await index.nearest(
-          query,
-          (key) => label((byKey.get(key) as SotuPassage).address) === label(p.address),
-        );
-        if (otherKey === undefined) continue;
-        const other = byKey.get(otherKey) as SotuPassage;
-        yield {
-          task_family: "long-short",
-          instruction,
-          query,
-          positive: label(p.address),
-          negative: label(other.address),
-          language: "en",
-          source: "offline:sotu",
-          meta: meta(`sotu.label.${name}`, [p.address.id, other.address.id], { passages: [p.key, other.key] }),
-        };
-      }
+      // Three passes; the label kind (president, party, century) rotates so every passage gets each once.
+      for (const pass of [0, 1, 2])
+        for (const [i, p] of order.entries()) {
+          const [name, instruction, label] = labels[(pass + i) % 3] as (typeof labels)[number];
+          const query = p.sentences.join(" ");
+          const [otherKey] = await index.nearest(
+            query,
+            (key) => label((byKey.get(key) as SotuPassage).address) === label(p.address),
+          );
+          if (otherKey === undefined) continue;
+          const other = byKey.get(otherKey) as SotuPassage;
+          yield {
+            task_family: "long-short",
+            instruction,
+            query,
+            positive: label(p.address),
+            negative: label(other.address),
+            language: "en",
+            source: "offline:sotu",
+            meta: meta(`sotu.label.${name}`, [p.address.id, other.address.id], { passages: [p.key, other.key] }),
+          };
+        }
     }
 
     async function* longLong(): AsyncGenerator<SynthExample> {
