@@ -168,6 +168,11 @@ def check_resumable(saved: TrainConfig, config: TrainConfig) -> None:
 
 def main(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    missing = [p for p in config.data if not Path(p).is_file()]
+    if missing:
+        raise SystemExit(f"train: data file(s) not found: {', '.join(missing)}")
+    if not (Path(config.base) / "config.json").is_file():
+        raise SystemExit(f"train: --base {config.base} is not a Hugging Face checkpoint (no config.json)")
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     out = Path(config.out)
@@ -194,6 +199,8 @@ def main(args: argparse.Namespace) -> int:
         raise SystemExit(f"train: only {len(train_set)} usable training example(s) in {config.data}")
     families = [e.task_family for e in train_set]
     one_epoch = make_batches(families, config.batch_size, 1, config.seed, config.group_by_family, world)
+    if not one_epoch:
+        raise SystemExit(f"train: no batch of at least two examples can be formed from {len(train_set)} examples")
     epochs = math.ceil(config.max_steps / len(one_epoch)) if config.max_steps else config.epochs
     batches = make_batches(families, config.batch_size, epochs, config.seed, config.group_by_family, world)
     total_steps = min(config.max_steps, len(batches)) if config.max_steps else len(batches)

@@ -159,6 +159,24 @@ def test_bad_lines_are_reported_with_line_numbers_and_skipped(tmp_path, capsys):
     assert start["bad_lines"] == 3 and start["train_examples"] == 40
 
 
+def test_missing_inputs_are_clear_errors(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", toy_examples(8, seed=1))
+    with pytest.raises(SystemExit, match="data file.*not found: .*nope.jsonl"):
+        run_cli(
+            "train",
+            "--base",
+            pretrained_base(),
+            "--data",
+            tmp_path / "nope.jsonl",
+            "--out",
+            tmp_path / "o",
+            "--batch-size",
+            4,
+        )
+    with pytest.raises(SystemExit, match="not a Hugging Face checkpoint"):
+        run_cli("train", "--base", tmp_path, "--data", data, "--out", tmp_path / "o", "--batch-size", 4)
+
+
 def test_no_usable_examples_is_a_clear_error(tmp_path):
     data = write_jsonl(tmp_path / "bad.jsonl", [], ["[]", "{}"])
     with pytest.raises(SystemExit, match="only 0 usable training example"):
