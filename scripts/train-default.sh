@@ -130,7 +130,8 @@ for line in open(evals_path):
     if isinstance(value, (int, float)):
         scores[key] = round(value, 4)
 descriptor["card"].update({
-    "description": "lance-e5's small default model: a 4-layer Mistral pretrained from scratch on offline text, then "
+    "description": f"lance-e5's small default model: a {pretrain['layers']}-layer, {pretrain['hidden']}-wide Mistral "
+                   "pretrained from scratch on offline text, then "
                    "contrastively trained with the e5-mistral recipe on offline synthetic data (recipe: "
                    "scripts/train-default.sh " + profile + ")",
     "base": "pretrained here from scratch: " + json.dumps({k: pretrain[k] for k in ("layers", "hidden", "heads", "kv_heads", "steps", "seq_len", "glove")}),
