@@ -34,7 +34,7 @@ interface Span {
 const PARAGRAPH = /\n[ \t]*\n\s*/g;
 const SENTENCE = /[.!?\u2026\u3002\uff01\uff1f]+["'\u201d\u2019)\]]*\s+|[\u3002\uff01\uff1f]+|\n/g;
 const WORD = /\s+/g;
-const LEVELS = [PARAGRAPH, SENTENCE, WORD];
+const LEVELS = [PARAGRAPH, SENTENCE];
 
 /**
  * Pieces longer than this many characters per allowed token are split before being counted at all: the
@@ -78,7 +78,11 @@ function isLowSurrogate(code: number): boolean {
 /** Levels below this are always cut (paragraphs and sentences); deeper ones only when a piece is too long. */
 const FORCED_LEVELS = 2;
 
-/** Splits [start, end) into sentence-or-smaller spans of at most `max` tokens each. */
+/**
+ * Splits [start, end) into sentence-or-smaller spans of at most `max` tokens each. Levels: 0 paragraphs,
+ * 1 sentences (both always cut), 2 a sentence (kept whole when it fits, else runs of words), 3 a single word
+ * (cut by characters).
+ */
 function splitToFit(text: string, start: number, end: number, level: number, options: ChunkOptions, out: Span[]): void {
   const { maxTokens: max, countTokens: count } = options;
   if (level < FORCED_LEVELS) {
@@ -91,23 +95,19 @@ function splitToFit(text: string, start: number, end: number, level: number, opt
     }
     return;
   }
+  let tokens: number | undefined;
   if (end - start <= max * MAX_CHARS_PER_TOKEN) {
     // Trailing whitespace (the separator we cut after) is dropped when the piece ends a chunk, so it does not
-    // count against the fit; joins are re-checked when packing.
-    const tokens = count(text.slice(start, end).trimEnd());
+    // count against the fit; joins are accounted for when packing.
+    tokens = count(text.slice(start, end).trimEnd());
     if (tokens <= max) {
       out.push({ start, end, tokens });
       return;
     }
   }
-  for (let l = level; l < LEVELS.length; l++) {
-    const cuts = cutPoints(text, start, end, LEVELS[l]!);
-    if (cuts.length === 0) continue;
-    let from = start;
-    for (const cut of [...cuts, end]) {
-      splitToFit(text, from, cut, l + 1, options, out);
-      from = cut;
-    }
+  const words = level === FORCED_LEVELS ? cutPoints(text, start, end, WORD) : [];
+  if (words.length > 0) {
+    splitWordGroups(text, [start, ...words, end], tokens, options, out);
     return;
   }
   // No boundary left: cut by characters.
@@ -115,6 +115,40 @@ function splitToFit(text: string, start: number, end: number, level: number, opt
   while (from < end) {
     const to = fittingPrefixEnd(text, from, end, max, count);
     out.push({ start: from, end: to, tokens: count(text.slice(from, to)) });
+    from = to;
+  }
+}
+
+/**
+ * Cuts a too-long sentence into runs of whole words that fit. Counting every word alone would tokenise the
+ * sentence word by word (thousands of tokenizer calls per document at small chunk sizes); instead each run's
+ * length is guessed from the sentence's characters per token and checked with one count (shrunk if over), so
+ * a run costs about one tokenizer call. A single word that does not fit is cut by characters.
+ */
+function splitWordGroups(
+  text: string,
+  bounds: number[],
+  sentenceTokens: number | undefined,
+  options: ChunkOptions,
+  out: Span[],
+): void {
+  const { maxTokens: max, countTokens: count } = options;
+  const first = bounds[0]!;
+  const last = bounds[bounds.length - 1]!;
+  const charsPerToken = sentenceTokens ? (last - first) / sentenceTokens : 4;
+  const targetChars = Math.max(1, max * charsPerToken * 0.95);
+  let from = 0;
+  while (from < bounds.length - 1) {
+    let to = from + 1;
+    while (to < bounds.length - 1 && bounds[to + 1]! - bounds[from]! <= targetChars) to++;
+    let tokens = count(text.slice(bounds[from]!, bounds[to]!).trimEnd());
+    while (tokens > max && to - from > 1) {
+      to = from + Math.max(1, Math.floor(((to - from) * max) / tokens));
+      tokens = count(text.slice(bounds[from]!, bounds[to]!).trimEnd());
+    }
+    if (tokens > max)
+      splitToFit(text, bounds[from]!, bounds[to]!, FORCED_LEVELS + 1, options, out); // one long word
+    else out.push({ start: bounds[from]!, end: bounds[to]!, tokens });
     from = to;
   }
 }
