@@ -16,6 +16,8 @@ TypeScript runtime honours for graphs exported this way (`lance-e5.json` `paddin
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch.onnx._internal.torchscript_exporter.symbolic_helper import (
     _optional_input_placeholder_tensor as _absent_input,
@@ -61,16 +63,8 @@ class GroupQueryAttentionOp(torch.autograd.Function):
         batch, seq, _ = query.shape
         head_dim = query.shape[-1] // num_heads
         q = query.view(batch, seq, num_heads, head_dim).transpose(1, 2)  # (B, H, S, D)
-        k = (
-            key.view(batch, seq, kv_heads, head_dim)
-            .transpose(1, 2)
-            .repeat_interleave(num_heads // kv_heads, 1)
-        )
-        v = (
-            value.view(batch, seq, kv_heads, head_dim)
-            .transpose(1, 2)
-            .repeat_interleave(num_heads // kv_heads, 1)
-        )
+        k = key.view(batch, seq, kv_heads, head_dim).transpose(1, 2).repeat_interleave(num_heads // kv_heads, 1)
+        v = value.view(batch, seq, kv_heads, head_dim).transpose(1, 2).repeat_interleave(num_heads // kv_heads, 1)
         lengths = seqlens_k.long() + 1
         real_key = torch.arange(seq, device=query.device)[None, :] < lengths[:, None]  # (B, S)
         causal = torch.ones(seq, seq, dtype=torch.bool, device=query.device).tril()  # (S, S)
@@ -110,10 +104,11 @@ def gqa_attention_forward(
 ) -> tuple[torch.Tensor, None]:
     if ROW_LENGTHS.seqlens_k is None or ROW_LENGTHS.total_length is None:
         raise RuntimeError("gqa_attention_forward needs set_row_lengths() to be called before the model")
-    config = module.config  # type: ignore[attr-defined]
-    num_heads = int(config.num_attention_heads)
-    kv_heads = int(config.num_key_value_heads)
-    head_dim = int(module.head_dim)  # type: ignore[attr-defined]
+    # transformers attention modules carry their config and head_dim; typed loosely on nn.Module.
+    layer: Any = module
+    num_heads = int(layer.config.num_attention_heads)
+    kv_heads = int(layer.config.num_key_value_heads)
+    head_dim = int(layer.head_dim)
     scale = float(scaling) if scaling is not None else head_dim**-0.5
     out = GroupQueryAttentionOp.apply(
         query.transpose(1, 2).flatten(2),
