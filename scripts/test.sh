@@ -18,4 +18,6 @@ step "lint"; npx biome check .
 step "python lint"; (cd training && .venv/bin/ruff check . && .venv/bin/mypy lance_e5_train)
 step "python tests"; (cd training && .venv/bin/pytest -q)
 step "typescript tests"
-node --import tsx --test --test-concurrency=1 --test-reporter=spec 'test/**/*.test.ts'
+# Node 20's --test does not expand globs itself: let bash list the files.
+shopt -s globstar
+node --import tsx --test --test-concurrency=1 --test-reporter=spec test/**/*.test.ts
