@@ -36,14 +36,17 @@ say "ingest examples/corpus/sotu → ./data/lancedb (table docs) with $model"
 # --reembed: if ./data/lancedb/docs was built with another model earlier, re-embed it with this one.
 cli ingest examples/corpus/sotu --db ./data/lancedb --table docs --reembed
 
+# Hybrid (vector + full-text, fused by RRF) is the default shown: the small default model is much weaker than
+# BM25 alone on its own (see models/default/lance-e5.json "card"), and hybrid keeps its help where it has any.
 run_search() {
-  local task=$1 query=$2
-  say "search --task $task: \"$query\""
-  cli search "$query" --db ./data/lancedb --table docs --task "$task" --k 3
+  local mode=$1 task=$2 query=$3
+  say "search --mode $mode --task $task: \"$query\""
+  cli search "$query" --db ./data/lancedb --table docs --task "$task" --mode "$mode" --k 3
 }
-run_search question "What are the four essential human freedoms?"
-run_search web_search "purchase of Alaska from Russia"
-run_search claim "The era of big government is over."
+run_search hybrid question "What are the four essential human freedoms?"
+run_search hybrid web_search "purchase of Alaska from Russia"
+run_search hybrid claim "The era of big government is over."
+run_search vector question "What are the four essential human freedoms?"
 
 say "done"
 echo "Try your own: node bin/lance-e5.js search \"your question\" --task question"
