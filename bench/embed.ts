@@ -131,8 +131,10 @@ function cosineMaxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 async function transformersJsPeer(maxLength: number, eosToken: string) {
   const { env, pipeline } = await import("@huggingface/transformers");
   // The export writes model.onnx; transformers.js expects the optimum layout onnx/model.onnx + config.json.
-  // Build that in a scratch copy (hard links), and configure its tokenizer as e5 needs: left padding so its
-  // "last_token" pooling reads the EOS, and truncation at the model's max length.
+  // Build that in a scratch copy (hard links), and configure its tokenizer as e5 needs: right padding (graphs
+  // exported with GroupQueryAttention accept only right padding, and it is correct for plain graphs too) and
+  // truncation at the model's max length. Its "last_token" pooling reads the last *position*, which is padding
+  // under right padding, so we take pooling "none" and select each row's last real token from the attention mask.
   const scratch = path.join(ROOT, "bench/.out/transformers-js");
   const name = "model";
   const dir = path.join(scratch, name);
@@ -143,7 +145,7 @@ async function transformersJsPeer(maxLength: number, eosToken: string) {
   const tokenizerConfig = JSON.parse(readFileSync(path.join(MODEL_DIR, "tokenizer_config.json"), "utf8"));
   writeFileSync(
     path.join(dir, "tokenizer_config.json"),
-    JSON.stringify({ ...tokenizerConfig, padding_side: "left", model_max_length: maxLength }),
+    JSON.stringify({ ...tokenizerConfig, padding_side: "right", model_max_length: maxLength }),
   );
   env.allowRemoteModels = false;
   env.localModelPath = scratch;
@@ -151,16 +153,29 @@ async function transformersJsPeer(maxLength: number, eosToken: string) {
     dtype: "fp32",
     session_options: { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionProviders: ["cpu"] },
   });
+  // transformers.js's LlamaTokenizer hard-codes left padding in a class field that overrides tokenizer_config.json.
+  extractor.tokenizer.padding_side = "right";
   /** Embeds in input order, `batchSize` texts per call, as a transformers.js user would. */
   return async (texts: string[], batchSize: number): Promise<Float32Array[]> => {
     const out: Float32Array[] = [];
     for (let i = 0; i < texts.length; i += batchSize) {
       // The tokenizer config does not add EOS (REFERENCE.md §7), so the e5 recipe appends it as text.
       const batch = texts.slice(i, i + batchSize).map((t) => t + eosToken);
-      const tensor = await extractor(batch, { pooling: "last_token", normalize: true });
-      const [rows, dim] = tensor.dims as [number, number];
+      const tensor = await extractor(batch, { pooling: "none" });
+      const [rows, seq, dim] = tensor.dims as [number, number, number];
       const data = tensor.data as Float32Array;
-      for (let r = 0; r < rows; r++) out.push(data.slice(r * dim, (r + 1) * dim));
+      const { attention_mask } = extractor.tokenizer(batch, { padding: true, truncation: true });
+      const mask = attention_mask.data as BigInt64Array;
+      for (let r = 0; r < rows; r++) {
+        let last = 0;
+        for (let t = 0; t < seq; t++) if (mask[r * seq + t] !== 0n) last = t;
+        const row = data.slice((r * seq + last) * dim, (r * seq + last + 1) * dim);
+        let norm = 0;
+        for (const x of row) norm += x * x;
+        norm = Math.sqrt(norm) || 1;
+        for (let i = 0; i < dim; i++) row[i]! /= norm;
+        out.push(row);
+      }
     }
     return out;
   };
