@@ -1,8 +1,7 @@
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { REPO_ROOT } from "../helpers/cli.ts";
 
 /** A fresh temporary directory, removed by the returned cleanup. */
 export async function tempDir(prefix = "lance-e5-eval-"): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -27,27 +26,6 @@ export async function writeBeirDir(dir: string, files: BeirFiles): Promise<strin
   return dir;
 }
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const FIXTURE_MODELS = path.join(REPO_ROOT, "test/fixtures/models");
 
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real CLI (`lance-e5 …`) in a child process. */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "src/cli/main.ts"), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, LANCE_E5_THREADS: "1", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+export { type CliRun, REPO_ROOT, runCli } from "../helpers/cli.ts";

@@ -1,13 +1,11 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { ingestDocuments } from "../../src/ingest/index.ts";
 import type { IngestDocument } from "../../src/ingest/types.ts";
 import type { Embedder } from "../../src/model/embedder.ts";
+import { REPO_ROOT } from "../helpers/cli.ts";
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const TINY_MISTRAL = path.join(REPO_ROOT, "test/fixtures/models/tiny-mistral");
 export const TINY_QWEN2 = path.join(REPO_ROOT, "test/fixtures/models/tiny-qwen2");
 export const TINY_QWEN3 = path.join(REPO_ROOT, "test/fixtures/models/tiny-qwen3");
@@ -65,28 +63,7 @@ export async function buildTable(
   await ingestDocuments({ db: dir, table: name, embedder, documents });
 }
 
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real CLI in a child process. */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, stdin?: string): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "src/cli/main.ts"), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, LANCE_E5_THREADS: "1", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? "");
-  });
-}
+export { type CliRun, REPO_ROOT, runCli } from "../helpers/cli.ts";
 
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
