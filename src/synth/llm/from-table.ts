@@ -7,7 +7,7 @@ import { corpusQueryPromptTemplate } from "../prompts/index.ts";
 import { parseKeyedAnswer, type SynthExample, schemaErrors } from "../validate.ts";
 import { resumeOutput } from "./checkpoint.ts";
 import { chatCompletion, RequestBudget } from "./client.ts";
-import type { LlmSynthOptions, SynthSummary } from "./generate.ts";
+import { copyBudgetCounters, emptySummary, increment, type LlmSynthOptions, type SynthSummary } from "./generate.ts";
 import { pick, seededRandom } from "./rng.ts";
 import { runAttemptLoop } from "./scheduler.ts";
 
@@ -73,28 +73,7 @@ export async function generateFromTable(options: FromTableOptions): Promise<From
   const order = await passageOrder(target, options.seed);
   if (order.length === 0) throw new FromTableError(`table "${options.table}" has no rows`);
 
-  const summary: FromTableSummary = {
-    out: options.out,
-    requested: options.count,
-    written: 0,
-    resumed: 0,
-    truncatedBytes: 0,
-    perFamily: {},
-    perLanguage: {},
-    drops: {},
-    attempts: 0,
-    brainstorms: 0,
-    requests: 0,
-    retries: 0,
-    promptTokens: 0,
-    completionTokens: 0,
-    totalTokens: 0,
-    stopped: "complete",
-    withoutNegative: 0,
-  };
-  const increment = (record: Record<string, number>, key: string) => {
-    record[key] = (record[key] ?? 0) + 1;
-  };
+  const summary: FromTableSummary = { ...emptySummary(options.out, options.count), withoutNegative: 0 };
   const source = `corpus:${options.table}`;
   const { dedup, existing, nextAttempt, truncatedBytes, appender } = await resumeOutput(options.out);
   summary.truncatedBytes = truncatedBytes;
@@ -107,13 +86,7 @@ export async function generateFromTable(options: FromTableOptions): Promise<From
   summary.resumed = summary.written;
 
   const budget = new RequestBudget(options.maxRequests, options.maxTokens);
-  const syncBudget = () => {
-    summary.requests = budget.requests;
-    summary.retries = budget.retries;
-    summary.promptTokens = budget.promptTokens;
-    summary.completionTokens = budget.completionTokens;
-    summary.totalTokens = budget.totalTokens;
-  };
+  const syncBudget = () => copyBudgetCounters(summary, budget);
   const template = corpusQueryPromptTemplate();
   const maxChars = options.maxPassageChars ?? 8000;
 

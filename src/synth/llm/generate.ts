@@ -92,19 +92,15 @@ export function familyQuotas(families: readonly LlmFamily[], count: number): Map
   return new Map(families.map((family, index) => [family, base + (index < count % families.length ? 1 : 0)]));
 }
 
-const increment = (record: Record<string, number>, key: string) => {
+export const increment = (record: Record<string, number>, key: string) => {
   record[key] = (record[key] ?? 0) + 1;
 };
 
-export async function generateWithLlm(options: LlmSynthOptions): Promise<SynthSummary> {
-  validateOptions(options);
-  const families = [...options.families];
-  const quotas = familyQuotas(families, options.count);
-  const written = new Map<LlmFamily, number>(families.map((family) => [family, 0]));
-  const pending = new Map<LlmFamily, number>(families.map((family) => [family, 0]));
-  const summary: SynthSummary = {
-    out: options.out,
-    requested: options.count,
+/** A run summary with every counter at zero (shared by the LLM and the corpus-grounded generators). */
+export function emptySummary(out: string, requested: number): SynthSummary {
+  return {
+    out,
+    requested,
     written: 0,
     resumed: 0,
     truncatedBytes: 0,
@@ -120,6 +116,24 @@ export async function generateWithLlm(options: LlmSynthOptions): Promise<SynthSu
     totalTokens: 0,
     stopped: "complete",
   };
+}
+
+/** Copies the request budget's counters into the summary (called after every request). */
+export function copyBudgetCounters(summary: SynthSummary, budget: RequestBudget): void {
+  summary.requests = budget.requests;
+  summary.retries = budget.retries;
+  summary.promptTokens = budget.promptTokens;
+  summary.completionTokens = budget.completionTokens;
+  summary.totalTokens = budget.totalTokens;
+}
+
+export async function generateWithLlm(options: LlmSynthOptions): Promise<SynthSummary> {
+  validateOptions(options);
+  const families = [...options.families];
+  const quotas = familyQuotas(families, options.count);
+  const written = new Map<LlmFamily, number>(families.map((family) => [family, 0]));
+  const pending = new Map<LlmFamily, number>(families.map((family) => [family, 0]));
+  const summary = emptySummary(options.out, options.count);
 
   // Resume: the output file is the checkpoint.
   const { dedup, existing, nextAttempt, truncatedBytes, appender } = await resumeOutput(options.out);
@@ -135,13 +149,7 @@ export async function generateWithLlm(options: LlmSynthOptions): Promise<SynthSu
   summary.resumed = summary.written;
 
   const budget = new RequestBudget(options.maxRequests, options.maxTokens);
-  const syncBudget = () => {
-    summary.requests = budget.requests;
-    summary.retries = budget.retries;
-    summary.promptTokens = budget.promptTokens;
-    summary.completionTokens = budget.completionTokens;
-    summary.totalTokens = budget.totalTokens;
-  };
+  const syncBudget = () => copyBudgetCounters(summary, budget);
   const chat = (message: string): Promise<ChatResult> =>
     chatCompletion(
       {
