@@ -1,12 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { text as readStream } from "node:stream/consumers";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { resolveModelDir } from "../../defaults.ts";
 import { isTaskName, resolveInstruction, UnknownTaskError } from "../../instructions/index.ts";
 import { InvalidInputError } from "../../model/errors.ts";
 import { loadEmbedder } from "../../model/onnx-embedder.ts";
 import { validateText } from "../../model/tokenize.ts";
 import { CliError } from "../errors.ts";
+import { positiveInt } from "../parsers.ts";
 
 interface EmbedCommandOptions {
   model?: string;
@@ -22,12 +23,6 @@ interface EmbedCommandOptions {
 
 /** Lines embedded per call, so output starts before a large input is done and memory stays bounded. */
 const LINES_PER_CALL = 1024;
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
-  return n;
-}
 
 /**
  * `lance-e5 embed`: JSONL `{"text": …}` in (file or stdin), one `{"embedding": […]}` line out per input line, in

@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { DEFAULT_DB, DEFAULT_TABLE, resolveModelDir } from "../../defaults.ts";
 import { ingestSources } from "../../ingest/index.ts";
 import { IngestOptionsError } from "../../ingest/source-items.ts";
@@ -6,6 +6,7 @@ import type { IngestReport } from "../../ingest/types.ts";
 import { ModelMismatchError, NotALanceE5TableError } from "../../lancedb/errors.ts";
 import { loadEmbedder } from "../../model/onnx-embedder.ts";
 import { CliError } from "../errors.ts";
+import { nonNegativeInt, positiveInt } from "../parsers.ts";
 import { createIngestProgressBar } from "./ingest-progress.ts";
 
 interface IngestCommandOptions {
@@ -35,18 +36,6 @@ interface IngestCommandOptions {
 
 /** Exit code when some sources failed (and --allow-failures was not given): the rest is committed. */
 export const EXIT_SOURCE_FAILURES = 3;
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
-  return n;
-}
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("must be a non-negative integer");
-  return n;
-}
 
 /** `lance-e5 ingest SOURCE…`: embed a corpus into a LanceDB table (idempotent, resumable). */
 export function registerIngest(program: Command): void {

@@ -13,6 +13,7 @@ import {
   search,
 } from "../../search/index.ts";
 import { CliError } from "../errors.ts";
+import { positiveInt } from "../parsers.ts";
 
 interface SearchCommandOptions {
   db: string;
@@ -25,12 +26,6 @@ interface SearchCommandOptions {
   filter?: string;
   json?: boolean;
   threads?: number;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
-  return n;
 }
 
 function mode(value: string): SearchMode {
