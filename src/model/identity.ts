@@ -58,3 +58,14 @@ export async function modelIdentity(
   hash.update(`\0config\0${canonicalJson(embeddingRelevantConfig(config))}`);
   return { name: config.name, hash: hash.digest("hex"), dim: config.output_dim };
 }
+
+/**
+ * The identity of a model run at another RoPE base than its native one (long-context mode, passkey sweeps): the
+ * same weights give different vectors there, so a table built at one base must refuse queries embedded at another.
+ * The native base keeps the plain identity, so tables built before this rule stay valid.
+ */
+export function identityAtRopeBase(identity: ModelIdentity, nativeBase: number, ropeBase: number): ModelIdentity {
+  if (ropeBase === nativeBase) return identity;
+  const hash = createHash("sha256").update(`${identity.hash}\0rope_base\0${ropeBase}`).digest("hex");
+  return { ...identity, hash };
+}

@@ -8,6 +8,7 @@ import { padBatch, planBatches } from "./batching.ts";
 import type { ModelConfig, ModelIdentity } from "./config.ts";
 import type { Embedder, EmbedOptions, EncodedText, QueryOptions } from "./embedder.ts";
 import { EmbedOptionsError, InvalidInputError, ModelDirectoryError } from "./errors.ts";
+import { identityAtRopeBase } from "./identity.ts";
 import { TOKENIZER_FILE } from "./model-dir.ts";
 import { loadModelFiles, type ModelFiles, readModelBytes } from "./model-files.ts";
 import { fromFloat16Bits } from "./onnx-proto.ts";
@@ -85,7 +86,7 @@ export async function loadEmbedder(modelDir: string, options: LoadEmbedderOption
   const lease = await acquireSession({ modelPath: path.join(files.dir, config.onnx.file), ropeBase, threads }, () =>
     createCheckedSession(files, ropeBase, threads),
   );
-  return new OnnxEmbedder(config, files.identity, tokenizer, lease, {
+  return new OnnxEmbedder(config, identityAtRopeBase(files.identity, config.rope.base, ropeBase), tokenizer, lease, {
     maxLength,
     budget,
     paddingSide: options.paddingSide ?? config.padding_side,

@@ -18,6 +18,7 @@ interface EmbedCommandOptions {
   input?: string;
   dimensions?: number;
   threads?: number;
+  longContext?: boolean;
   json?: boolean;
 }
 
@@ -41,6 +42,7 @@ export function registerEmbed(program: Command): void {
     .option("--input <file>", 'JSONL input, one {"text": …} per line (default: stdin)')
     .option("--dimensions <n>", "Matryoshka output dims (models that have them)", positiveInt)
     .option("--threads <n>", "ONNX Runtime threads (default: $LANCE_E5_THREADS, else all CPUs)", positiveInt)
+    .option("--long-context", "load the model's long_context RoPE base and max length (as the table was ingested)")
     .option("--json", "JSON lines output (the only format; accepted for explicitness)")
     .action(async (options: EmbedCommandOptions) => {
       if (Boolean(options.query) === Boolean(options.document)) {
@@ -57,7 +59,10 @@ export function registerEmbed(program: Command): void {
       if (options.instruction !== undefined) resolveInstruction({ instruction: options.instruction }, "");
 
       const texts = parseJsonl(await readInput(options.input));
-      const embedder = await loadEmbedder(resolveModelDir(options.model), { threads: options.threads });
+      const embedder = await loadEmbedder(resolveModelDir(options.model), {
+        threads: options.threads,
+        longContext: options.longContext,
+      });
       try {
         for (let start = 0; start < texts.length; start += LINES_PER_CALL) {
           const chunk = texts.slice(start, start + LINES_PER_CALL);

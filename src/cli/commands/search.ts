@@ -26,6 +26,7 @@ interface SearchCommandOptions {
   filter?: string;
   json?: boolean;
   threads?: number;
+  longContext?: boolean;
 }
 
 function mode(value: string): SearchMode {
@@ -51,6 +52,7 @@ export function registerSearch(program: Command): void {
     .option("--filter <json>", 'JSON filter, e.g. \'{"metadata.lang": "en"}\' (never SQL)')
     .option("--json", "print the result object (as POST /search returns it)")
     .option("--threads <n>", "ONNX Runtime threads (default: $LANCE_E5_THREADS, else all CPUs)", positiveInt)
+    .option("--long-context", "load the model's long_context RoPE base and max length (as the table was ingested)")
     .action(async (text: string, options: SearchCommandOptions) => {
       let filter: unknown;
       if (options.filter !== undefined) {
@@ -60,7 +62,10 @@ export function registerSearch(program: Command): void {
           throw new CliError(`--filter is not valid JSON: ${(error as Error).message}`, 2);
         }
       }
-      const embedder = await loadEmbedder(resolveModelDir(options.model), { threads: options.threads });
+      const embedder = await loadEmbedder(resolveModelDir(options.model), {
+        threads: options.threads,
+        longContext: options.longContext,
+      });
       let response: SearchResponse;
       try {
         response = await search({

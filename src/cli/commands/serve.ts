@@ -31,6 +31,7 @@ interface ServeCommandOptions {
   drainTimeoutMs: number;
   readConsistencyS: number;
   threads?: number;
+  longContext?: boolean;
 }
 
 function int(min: number) {
@@ -159,6 +160,7 @@ export function registerServe(program: Command): void {
       ),
     )
     .option("--threads <n>", "ONNX Runtime threads (default: $LANCE_E5_THREADS, else all CPUs)", int(1))
+    .option("--long-context", "load the model's long_context RoPE base and max length (as the table was ingested)")
     .action(async (options: ServeCommandOptions) => {
       let keysFile: string | undefined;
       if (options.apiKeysFile !== undefined) {
@@ -173,7 +175,10 @@ export function registerServe(program: Command): void {
         throw new CliError(`--api-keys-file ${options.apiKeysFile} holds no keys`, 2);
       }
 
-      const embedder = await loadEmbedder(resolveModelDir(options.model), { threads: options.threads });
+      const embedder = await loadEmbedder(resolveModelDir(options.model), {
+        threads: options.threads,
+        longContext: options.longContext,
+      });
       const lanceE5 = createApp({
         embedder,
         db: await connectForSearch(options.db, options.readConsistencyS),
