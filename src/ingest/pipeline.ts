@@ -8,6 +8,7 @@ import { ensureIndexes } from "./indexes.ts";
 import { prefetch } from "./prefetch.ts";
 import { prepareDocument } from "./prepare.ts";
 import { reembedTable } from "./reembed.ts";
+import { inShard } from "./shard.ts";
 import { readSourceItems } from "./source-items.ts";
 import type {
   IngestCommonOptions,
@@ -18,7 +19,7 @@ import type {
   IngestReport,
   IngestSourcesOptions,
 } from "./types.ts";
-import { BatchWriter, deleteMissing } from "./write.ts";
+import { BatchWriter, deleteMissing, type MissingSpec } from "./write.ts";
 
 /** What the document readers hand the pipeline: a document, or only progress (a file done or skipped). */
 export interface DocItem {
@@ -35,11 +36,14 @@ const DEFAULT_EMBED_BATCH_CHUNKS = 256;
 /** Ingests files, folders, globs and stdin ("-") into a LanceDB table. */
 export async function ingestSources(options: IngestSourcesOptions): Promise<IngestReport> {
   const { items, listing, seenSources } = await readSourceItems(options);
+  const shard = options.shard;
   const report = await runIngest(items, options, {
     failures: listing.failures,
     filesTotal: listing.files.length + (listing.stdin ? 1 : 0),
     bytesTotal: listing.files.reduce((sum, f) => sum + f.size, 0),
-    deleteMissing: options.deleteMissing ? { column: "source", keep: seenSources } : undefined,
+    deleteMissing: options.deleteMissing
+      ? { column: "source", keep: seenSources, owns: shard ? (source) => inShard(source, shard) : undefined }
+      : undefined,
   });
   return report;
 }
@@ -66,7 +70,7 @@ interface RunContext {
   filesTotal: number | undefined;
   bytesTotal: number | undefined;
   /** Rows whose `column` value is not in `keep` (filled by the time the items are consumed) get deleted. */
-  deleteMissing: { column: "source" | "doc_id"; keep: Set<string> } | undefined;
+  deleteMissing: MissingSpec | undefined;
 }
 
 async function runIngest(

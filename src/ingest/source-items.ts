@@ -1,5 +1,6 @@
 import { DEFAULT_PARSE_OPTIONS, type ParseOptions, parseSource } from "./parse.ts";
 import type { DocItem } from "./pipeline.ts";
+import { inShard, type Shard, shardProblem } from "./shard.ts";
 import { decodeUtf8, type ListedSources, listSources, readSourceText, readStream, textRejection } from "./sources.ts";
 import type { IngestSourcesOptions } from "./types.ts";
 
@@ -27,6 +28,12 @@ export async function readSourceItems(
   }
   const listing = await listSources(options.sources, options.root);
   if (listing.stdin && !options.sourceId) throw new IngestOptionsError('reading stdin ("-") needs --source-id');
+  if (options.shard) {
+    const problem = shardProblem(options.shard);
+    if (problem) throw new IngestOptionsError(`shard ${options.shard.index}/${options.shard.count}: ${problem}`);
+    if (listing.stdin) throw new IngestOptionsError('--shard cannot read stdin ("-"): shard files, folders or globs');
+    keepShard(listing, options.shard, options.sources);
+  }
   const parseOptions: ParseOptions = {
     textField: options.textField ?? DEFAULT_PARSE_OPTIONS.textField,
     idField: options.idField ?? DEFAULT_PARSE_OPTIONS.idField,
@@ -87,4 +94,13 @@ export async function readSourceItems(
   }
 
   return { items: items(), listing, seenSources };
+}
+
+/**
+ * Narrows a listing to one shard's sources. Failures about a command-line argument itself (not found, glob
+ * matched nothing) stay with every worker; failures about one file go to the worker that owns its source id.
+ */
+function keepShard(listing: ListedSources, shard: Shard, args: readonly string[]): void {
+  listing.files = listing.files.filter((file) => inShard(file.sourceId, shard));
+  listing.failures = listing.failures.filter((f) => args.includes(f.source) || inShard(f.source, shard));
 }

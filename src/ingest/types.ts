@@ -1,5 +1,6 @@
 import type { DbLike } from "../lancedb/connection.ts";
 import type { Embedder } from "../model/embedder.ts";
+import type { Shard } from "./shard.ts";
 
 /** One document to ingest (ingestDocuments; also what sources are parsed into). */
 export interface IngestDocument {
@@ -91,8 +92,11 @@ export interface IngestSourcesOptions extends IngestCommonOptions {
   stdin?: NodeJS.ReadableStream;
   /** Skip files larger than this many bytes (default 50 MiB). */
   maxFileBytes?: number;
-  /** Delete chunks whose source is not among this run's sources (vanished files). */
+  /** Delete chunks whose source is not among this run's sources (vanished files); with `shard`, only among the
+   * stored sources that shard owns, so a worker never deletes another worker's documents. */
   deleteMissing?: boolean;
+  /** Process only the sources this shard owns by hash of the canonical source id (src/ingest/shard.ts). */
+  shard?: Shard;
 }
 
 export interface IngestDocumentsOptions extends IngestCommonOptions {

@@ -61,16 +61,20 @@ export async function writeRows(table: Table, schema: ArrowSchema, rows: StoredR
   }
 }
 
+/** What --delete-missing may delete: rows whose `column` value is not in `keep` (and is owned, when `owns` is set). */
+export interface MissingSpec {
+  column: "source" | "doc_id";
+  keep: Set<string>;
+  /** `ingest --shard`: only values this worker's shard owns are candidates; other shards' rows are never touched. */
+  owns?: (value: string) => boolean;
+}
+
 /** --delete-missing: rows whose `column` is set but not in `keep`. Returns how many were (or would be) deleted. */
-export async function deleteMissing(
-  table: Table,
-  spec: { column: "source" | "doc_id"; keep: Set<string> },
-  dryRun: boolean,
-): Promise<number> {
+export async function deleteMissing(table: Table, spec: MissingSpec, dryRun: boolean): Promise<number> {
   const stored = new Set<string>();
   const found = await table.query().where(`${spec.column} IS NOT NULL`).select([spec.column]).toArray();
   for (const r of found) stored.add(String(r[spec.column]));
-  const missing = [...stored].filter((value) => !spec.keep.has(value)).sort();
+  const missing = [...stored].filter((value) => !spec.keep.has(value) && (spec.owns?.(value) ?? true)).sort();
   let deleted = 0;
   for (let i = 0; i < missing.length; i += LOOKUP_CHUNK) {
     const predicate = `${spec.column} IN ${sqlList(missing.slice(i, i + LOOKUP_CHUNK))}`;

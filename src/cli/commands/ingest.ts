@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { DEFAULT_DB, DEFAULT_TABLE, resolveModelDir } from "../../defaults.ts";
 import { ingestSources } from "../../ingest/index.ts";
+import { formatShard, parseShard, type Shard, ShardSpecError } from "../../ingest/shard.ts";
 import { IngestOptionsError } from "../../ingest/source-items.ts";
 import type { IngestReport } from "../../ingest/types.ts";
 import { ModelMismatchError, NotALanceE5TableError } from "../../lancedb/errors.ts";
@@ -32,6 +33,7 @@ interface IngestCommandOptions {
   longContext?: boolean;
   writeBatchRows?: number;
   embedBatch?: number;
+  shard?: string;
 }
 
 /** Exit code when some sources failed (and --allow-failures was not given): the rest is committed. */
@@ -65,7 +67,12 @@ export function registerIngest(program: Command): void {
     .option("--long-context", "load the model's long_context RoPE base and max length")
     .option("--write-batch-rows <n>", "rows per LanceDB commit (default 4096)", positiveInt)
     .option("--embed-batch <n>", "chunks per embedding call (default 256)", positiveInt)
+    .option(
+      "--shard <i/n>",
+      "worker i of n: only sources whose id hashes (sha256) to i; --delete-missing then only touches this share",
+    )
     .action(async (sources: string[], options: IngestCommandOptions) => {
+      const shard = parseShardFlag(options.shard);
       const embedder = await loadEmbedder(resolveModelDir(options.model), {
         threads: options.threads,
         longContext: options.longContext,
@@ -94,6 +101,7 @@ export function registerIngest(program: Command): void {
           index: options.index ? true : "auto",
           writeBatchRows: options.writeBatchRows,
           embedBatchChunks: options.embedBatch,
+          shard,
           onProgress: bar ? (p) => bar.update(p) : undefined,
         });
       } catch (error) {
@@ -108,14 +116,26 @@ export function registerIngest(program: Command): void {
         await embedder.dispose();
       }
       if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-      else process.stdout.write(formatReport(report, options));
+      else process.stdout.write(formatReport(report, options, shard));
       if (report.failures.length > 0 && !options.allowFailures) process.exitCode = EXIT_SOURCE_FAILURES;
     });
 }
 
-function formatReport(report: IngestReport, options: IngestCommandOptions): string {
+/** `--shard i/n`, checked before the model loads; a malformed value is a usage error (exit 2) naming the flag. */
+function parseShardFlag(value: string | undefined): Shard | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseShard(value);
+  } catch (error) {
+    if (error instanceof ShardSpecError) throw new CliError(error.message, 2);
+    throw error;
+  }
+}
+
+function formatReport(report: IngestReport, options: IngestCommandOptions, shard: Shard | undefined): string {
+  const share = shard ? ` (shard ${formatShard(shard)})` : "";
   const lines = [
-    `${options.dryRun ? "would ingest" : "ingested"} ${report.files} file(s) into ${options.db} table "${options.table}": ` +
+    `${options.dryRun ? "would ingest" : "ingested"} ${report.files} file(s)${share} into ${options.db} table "${options.table}": ` +
       `${report.chunks_added} added, ${report.chunks_updated} updated, ${report.chunks_unchanged} unchanged, ` +
       `${report.chunks_deleted} deleted in ${report.seconds.toFixed(1)} s (${Math.round(report.tokens_per_second)} tokens/s)`,
   ];
