@@ -48,3 +48,12 @@ export const DEFAULT_BATCHING: BatchingOptions = {
 
 /** How long a graceful shutdown waits for in-flight requests before closing their connections (--drain-timeout-ms). */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * How often, at most, the server looks for table versions other processes committed (`--read-consistency-ms`,
+ * LANCE_E5_READ_CONSISTENCY_MS): a search starting more than this long after the last check re-reads the
+ * latest version first, so rows another `ingest` commits become searchable within about this long. LanceDB's own
+ * default never re-checks (a long-lived reader would stay on the version it opened); 0 checks on every search
+ * (strong consistency, one extra manifest read per search — noticeable on object storage).
+ */
+export const DEFAULT_READ_CONSISTENCY_MS = 5000;

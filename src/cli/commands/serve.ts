@@ -6,7 +6,12 @@ import { loadEmbedder } from "../../model/onnx-embedder.ts";
 import { connectForSearch } from "../../search/index.ts";
 import { createApp } from "../../server/app.ts";
 import { parseApiKeys } from "../../server/middleware/auth.ts";
-import { DEFAULT_BATCHING, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LIMITS } from "../../server/options.ts";
+import {
+  DEFAULT_BATCHING,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_LIMITS,
+  DEFAULT_READ_CONSISTENCY_MS,
+} from "../../server/options.ts";
 import { listen } from "../../server/serve.ts";
 import { CliError } from "../errors.ts";
 
@@ -29,7 +34,8 @@ interface ServeCommandOptions {
   maxBatchTokens: number;
   maxQueuedTexts: number;
   drainTimeoutMs: number;
-  readConsistencyS: number;
+  readConsistencyMs: number;
+  readConsistencyS?: number;
   threads?: number;
   longContext?: boolean;
 }
@@ -152,12 +158,18 @@ export function registerServe(program: Command): void {
     )
     .addOption(
       flag(
-        "--read-consistency-s <n>",
-        "seconds between checks for rows other processes added",
-        "LANCE_E5_READ_CONSISTENCY_S",
+        "--read-consistency-ms <n>",
+        "how soon searches see rows other processes commit: ms between checks for a newer table version (0: every read)",
+        "LANCE_E5_READ_CONSISTENCY_MS",
         int(0),
-        5,
+        DEFAULT_READ_CONSISTENCY_MS,
       ),
+    )
+    // The first name of this setting, in whole seconds; kept working for existing scripts, no longer advertised.
+    .addOption(
+      flag("--read-consistency-s <n>", "seconds (old name)", "LANCE_E5_READ_CONSISTENCY_S", int(0))
+        .conflicts("readConsistencyMs")
+        .hideHelp(),
     )
     .option("--threads <n>", "ONNX Runtime threads (default: $LANCE_E5_THREADS, else all CPUs)", int(1))
     .option("--long-context", "load the model's long_context RoPE base and max length (as the table was ingested)")
@@ -181,7 +193,7 @@ export function registerServe(program: Command): void {
       });
       const lanceE5 = createApp({
         embedder,
-        db: await connectForSearch(options.db, options.readConsistencyS),
+        db: await connectForSearch(options.db, readConsistencySeconds(options)),
         defaultTable: options.table,
         apiKeys,
         version: program.version(),
@@ -245,4 +257,9 @@ export function registerServe(program: Command): void {
         process.once("SIGINT", () => stop("SIGINT"));
       });
     });
+}
+
+/** LanceDB's readConsistencyInterval is in (fractional) seconds; the old --read-consistency-s still wins if given. */
+function readConsistencySeconds(options: ServeCommandOptions): number {
+  return options.readConsistencyS ?? options.readConsistencyMs / 1000;
 }
