@@ -51,25 +51,59 @@ export interface ModelCard {
   [key: string]: unknown;
 }
 
-export interface ModelConfig {
+/**
+ * What every model description has, whichever backend runs it: enough to format queries, size chunks and stamp
+ * tables. `Embedder.config` has this type; the local ONNX runtime's is the full `ModelConfig`.
+ */
+export interface ModelDescription {
   format_version: 1;
   name: string;
-  family: ModelFamily;
-  hidden_size: number;
   output_dim: number;
-  pooling: "last_token";
-  normalize: boolean;
-  tokens: SpecialTokens;
-  padding_side: "left" | "right";
   max_length: number;
-  rope: RopeConfig;
   long_context?: LongContextConfig | null;
   /** `{task}` and `{query}` placeholders. e5: "Instruct: {task}\nQuery: {query}"; Qwen3: no space after "Query:". */
   instruction_template: string;
   default_task: string;
   matryoshka_dims?: number[] | null;
+  card?: ModelCard;
+}
+
+/**
+ * `"backend": {"type": "remote"}` marks a lance-e5.json that describes a model served elsewhere (an
+ * OpenAI-compatible /v1/embeddings endpoint): no ONNX files, and most runtime fields optional.
+ */
+export interface RemoteBackendConfig {
+  type: "remote";
+  /** Model name sent in requests (default: the descriptor's `name`; --embedder-model wins). */
+  model?: string;
+  /**
+   * Pins the identity hash tables record, e.g. the local ONNX identity of the very model the remote serves, so
+   * tables built locally and remotely are interchangeable. The user vouches for it: the client cannot verify it.
+   */
+  identity_hash?: string;
+}
+
+/** A lance-e5.json with `backend.type` remote (schemas/lance-e5.schema.json, the remote branch). */
+export interface RemoteModelConfig extends ModelDescription {
+  backend: RemoteBackendConfig;
+  family?: ModelFamily;
+  hidden_size?: number;
+  /** Needed with a tokenizer.json beside it (token counts as the model sees them). */
+  tokens?: SpecialTokens;
+}
+
+export interface ModelConfig extends ModelDescription {
+  family: ModelFamily;
+  hidden_size: number;
+  pooling: "last_token";
+  normalize: boolean;
+  tokens: SpecialTokens;
+  padding_side: "left" | "right";
+  rope: RopeConfig;
   onnx: OnnxConfig;
   card: ModelCard;
+  /** Absent or `{"type": "onnx"}`: the local ONNX runtime. */
+  backend?: { type: "onnx" };
 }
 
 /** What a table records about the model that built it: never a filesystem path. */

@@ -1,4 +1,4 @@
-import type { ModelConfig, ModelIdentity } from "./config.ts";
+import type { ModelConfig, ModelDescription, ModelIdentity } from "./config.ts";
 
 /** Options shared by query and document embedding. */
 export interface EmbedOptions {
@@ -29,7 +29,8 @@ export interface EncodedText {
  * Vectors are L2-normalised Float32Arrays, returned in input order.
  */
 export interface Embedder {
-  readonly config: ModelConfig;
+  /** The fields every backend has (the local ONNX runtime's full ModelConfig, or a remote descriptor). */
+  readonly config: ModelDescription;
   readonly identity: ModelIdentity;
   /** Effective max length in tokens (the long-context one when loaded in long-context mode). */
   readonly maxLength: number;
@@ -45,4 +46,9 @@ export interface Embedder {
   /** Formats a query with the instruction template (exposed so callers can show what is embedded). */
   formatQuery(query: string, options?: { task?: string; instruction?: string }): string;
   dispose(): Promise<void>;
+}
+
+/** An Embedder run by the local ONNX runtime: its config is the full model-directory contract. */
+export interface LocalEmbedder extends Embedder {
+  readonly config: ModelConfig;
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import type { ModelConfig } from "./config.ts";
+import type { ModelConfig, RemoteModelConfig } from "./config.ts";
 import { ModelDirectoryError } from "./errors.ts";
 
 /** File names inside a model directory (ARCHITECTURE.md "The model directory"). */
@@ -52,23 +52,37 @@ export function readOptionalModelJson(modelDir: string, file: string): unknown {
   return existsSync(path.join(modelDir, file)) ? readModelJson(modelDir, file) : undefined;
 }
 
+/** True for a lance-e5.json with `"backend": {"type": "remote"}` (a model served elsewhere, no ONNX files). */
+export function isRemoteConfig(config: ModelConfig | RemoteModelConfig): config is RemoteModelConfig {
+  return config.backend?.type === "remote";
+}
+
 /**
- * Reads and validates lance-e5.json against schemas/lance-e5.schema.json, then checks the cross-field rules a
- * JSON Schema cannot express.
+ * Reads and validates lance-e5.json of either kind: a local ONNX model directory or a remote descriptor
+ * (`backend.type` remote). Backends that accept both (the remote embedder) call this; the ONNX runtime calls
+ * readModelConfig.
  */
-export function readModelConfig(modelDir: string): ModelConfig {
+export function readModelDescriptor(modelDir: string): ModelConfig | RemoteModelConfig {
   const raw = readModelJson(modelDir, CONFIG_FILE);
   const validate = configValidator();
   if (!validate(raw)) {
     const details = (validate.errors ?? [])
+      .filter((e) => e.keyword !== "if") // "must match else schema" only repeats the missing-property errors
       .map((e) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}`)
       .join("; ");
     throw new ModelDirectoryError(modelDir, `${CONFIG_FILE} does not match the schema: ${details}`);
   }
-  const config = raw as ModelConfig;
-  const problems: string[] = [];
-  if (config.output_dim > config.hidden_size) problems.push("output_dim is larger than hidden_size");
-  if (config.rope.dim % 2 !== 0) problems.push("rope.dim must be even");
+  const config = raw as ModelConfig | RemoteModelConfig;
+  if (isRemoteConfig(config)) {
+    const problems: string[] = [];
+    if ("onnx" in config) problems.push("a remote descriptor (backend.type remote) must not have an onnx block");
+    checkSharedFields(config, problems);
+    if (problems.length > 0) throw new ModelDirectoryError(modelDir, `${CONFIG_FILE}: ${problems.join("; ")}`);
+  }
+  return config;
+}
+
+function checkSharedFields(config: ModelConfig | RemoteModelConfig, problems: string[]): void {
   for (const dims of config.matryoshka_dims ?? []) {
     if (dims > config.output_dim)
       problems.push(`matryoshka_dims entry ${dims} exceeds output_dim ${config.output_dim}`);
@@ -76,6 +90,24 @@ export function readModelConfig(modelDir: string): ModelConfig {
   if (config.long_context && config.long_context.max_length < config.max_length) {
     problems.push("long_context.max_length is shorter than max_length");
   }
+}
+
+/**
+ * Reads and validates lance-e5.json against schemas/lance-e5.schema.json, then checks the cross-field rules a
+ * JSON Schema cannot express. A remote descriptor is refused here: it has no ONNX files to run.
+ */
+export function readModelConfig(modelDir: string): ModelConfig {
+  const config = readModelDescriptor(modelDir);
+  if (isRemoteConfig(config)) {
+    throw new ModelDirectoryError(
+      modelDir,
+      `${CONFIG_FILE} describes a remote model (backend.type remote) with no ONNX files; embed through it with --embedder-url URL`,
+    );
+  }
+  const problems: string[] = [];
+  if (config.output_dim > config.hidden_size) problems.push("output_dim is larger than hidden_size");
+  if (config.rope.dim % 2 !== 0) problems.push("rope.dim must be even");
+  checkSharedFields(config, problems);
   if (problems.length > 0) throw new ModelDirectoryError(modelDir, `${CONFIG_FILE}: ${problems.join("; ")}`);
   return config;
 }

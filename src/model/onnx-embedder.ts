@@ -6,7 +6,7 @@ import ort from "onnxruntime-node";
 import { formatQuery, resolveInstruction } from "../instructions/index.ts";
 import { padBatch, planBatches } from "./batching.ts";
 import type { ModelConfig, ModelIdentity } from "./config.ts";
-import type { Embedder, EmbedOptions, EncodedText, QueryOptions } from "./embedder.ts";
+import type { Embedder, EmbedOptions, EncodedText, LocalEmbedder, QueryOptions } from "./embedder.ts";
 import { EmbedOptionsError, InvalidInputError, ModelDirectoryError } from "./errors.ts";
 import { identityAtRopeBase } from "./identity.ts";
 import { TOKENIZER_FILE } from "./model-dir.ts";
@@ -59,7 +59,7 @@ export function resolveThreads(threads?: number): number {
  * each other (schema, graph inputs/outputs, hidden size, tokenizer ids within the embedding table) so a broken
  * directory fails here with a ModelDirectoryError rather than with wrong vectors later.
  */
-export async function loadEmbedder(modelDir: string, options: LoadEmbedderOptions = {}): Promise<Embedder> {
+export async function loadEmbedder(modelDir: string, options: LoadEmbedderOptions = {}): Promise<LocalEmbedder> {
   const files = await loadModelFiles(modelDir);
   const { config, tokenizer } = files;
 
