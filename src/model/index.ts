@@ -1,6 +1,17 @@
 /** The model runtime's public surface: load a model directory, embed, and the contract types. */
-export type { LongContextConfig, ModelCard, ModelConfig, ModelFamily, ModelIdentity, RopeConfig } from "./config.ts";
-export type { Embedder, EmbedOptions, EncodedText, QueryOptions } from "./embedder.ts";
+
+export { approximateTokenCount } from "./approximate-tokens.ts";
+export type {
+  LongContextConfig,
+  ModelCard,
+  ModelConfig,
+  ModelDescription,
+  ModelFamily,
+  ModelIdentity,
+  RemoteModelConfig,
+  RopeConfig,
+} from "./config.ts";
+export type { Embedder, EmbedOptions, EncodedText, LocalEmbedder, QueryOptions } from "./embedder.ts";
 export { EmbedOptionsError, InvalidInputError, ModelDirectoryError } from "./errors.ts";
 export { readModelConfig } from "./model-dir.ts";
 export {
@@ -9,4 +20,21 @@ export {
   loadEmbedder,
   resolveThreads,
 } from "./onnx-embedder.ts";
+export {
+  DEFAULT_REMOTE_BATCH_SIZE,
+  DEFAULT_REMOTE_CONCURRENCY,
+  type LoadRemoteEmbedderOptions,
+  loadRemoteEmbedder,
+} from "./remote-embedder.ts";
+export {
+  RemoteAuthError,
+  RemoteDimensionError,
+  RemoteEmbedderError,
+  RemoteHttpError,
+  RemoteModelNotFoundError,
+  RemoteResponseError,
+  RemoteUnreachableError,
+} from "./remote-errors.ts";
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./remote-http.ts";
+export { type RemoteModelSource, remoteModelIdentity } from "./remote-model.ts";
 export { ropeInverseFrequencies } from "./rope.ts";

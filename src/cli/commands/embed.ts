@@ -1,15 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { text as readStream } from "node:stream/consumers";
 import type { Command } from "commander";
-import { resolveModelDir } from "../../defaults.ts";
 import { isTaskName, resolveInstruction, UnknownTaskError } from "../../instructions/index.ts";
 import { InvalidInputError } from "../../model/errors.ts";
-import { loadEmbedder } from "../../model/onnx-embedder.ts";
 import { validateText } from "../../model/tokenize.ts";
+import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
 import { positiveInt } from "../parsers.ts";
 
-interface EmbedCommandOptions {
+interface EmbedCommandOptions extends EmbedderCliOptions {
   model?: string;
   query?: boolean;
   document?: boolean;
@@ -59,10 +58,7 @@ export function registerEmbed(program: Command): void {
       if (options.instruction !== undefined) resolveInstruction({ instruction: options.instruction }, "");
 
       const texts = parseJsonl(await readInput(options.input));
-      const embedder = await loadEmbedder(resolveModelDir(options.model), {
-        threads: options.threads,
-        longContext: options.longContext,
-      });
+      const embedder = await loadEmbedderFromOptions(options);
       try {
         for (let start = 0; start < texts.length; start += LINES_PER_CALL) {
           const chunk = texts.slice(start, start + LINES_PER_CALL);

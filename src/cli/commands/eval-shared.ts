@@ -1,6 +1,5 @@
-import { resolveModelDir } from "../../defaults.ts";
 import type { Embedder } from "../../model/embedder.ts";
-import { loadEmbedder } from "../../model/onnx-embedder.ts";
+import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
 
 /** Exit code for bad command-line usage (missing or conflicting flags), distinct from runtime failures. */
@@ -10,9 +9,12 @@ export function usageError(message: string): CliError {
   return new CliError(message, USAGE_EXIT_CODE);
 }
 
-/** Loads the model named by --model / LANCE_E5_MODEL / the shipped default, for the eval-family commands. */
-export async function loadEvalEmbedder(options: { model?: string; longContext?: boolean }): Promise<Embedder> {
-  return loadEmbedder(resolveModelDir(options.model), { longContext: options.longContext });
+/**
+ * Loads the model named by --model / LANCE_E5_MODEL / the shipped default, or the remote one of --embedder-url,
+ * for the eval-family commands.
+ */
+export async function loadEvalEmbedder(options: EmbedderCliOptions): Promise<Embedder> {
+  return loadEmbedderFromOptions(options);
 }
 
 /** Writes the `--json` object as one line, or a short human summary. */

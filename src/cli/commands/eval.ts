@@ -3,9 +3,10 @@ import { loadBeirDataset } from "../../eval/beir.ts";
 import { evaluateRetrieval, type QueryInstruction, RETRIEVAL_MODES, type RetrievalMode } from "../../eval/retrieval.ts";
 import { isTaskName, UnknownTaskError } from "../../instructions/index.ts";
 import { MAX_K } from "../../search/index.ts";
+import type { EmbedderCliOptions } from "../embedder-options.ts";
 import { fixed, loadEvalEmbedder, printResult, usageError } from "./eval-shared.ts";
 
-interface EvalFlags {
+interface EvalFlags extends EmbedderCliOptions {
   model?: string;
   mode: string;
   task?: string;
@@ -95,7 +96,7 @@ export function registerEval(program: Command): void {
         process.stderr.write(`note: --k ${settings.k} < 100, so recall@100 counts only the top ${settings.k}\n`);
       }
       const dataset = await loadBeirDataset(dir, { split: flags.split });
-      const embedder = await loadEvalEmbedder({ model: flags.model, longContext: flags.longContext });
+      const embedder = await loadEvalEmbedder(flags);
       try {
         const run = await evaluateRetrieval({
           dataset,

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerEmbedderOptions } from "../embedder-options.ts";
 import { registerBitext } from "./bitext.ts";
 import { registerEmbed } from "./embed.ts";
 import { registerEval } from "./eval.ts";
@@ -22,4 +23,6 @@ export const commandModules: Array<(program: Command) => void> = [
   registerPasskey,
   registerSearch,
   registerServe,
+  // Last: adds the --embedder-* flags to the embedding commands registered above.
+  registerEmbedderOptions,
 ];

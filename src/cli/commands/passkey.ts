@@ -4,10 +4,11 @@ import { resolveModelDir } from "../../defaults.ts";
 import { heldOutSotuSentences } from "../../eval/passkey/haystack.ts";
 import { passkeyPlotSvg } from "../../eval/passkey/plot.ts";
 import { formatPasskeyTable, type PasskeyVariant, runPasskey } from "../../eval/passkey/run.ts";
-import { loadEmbedder, readModelConfig } from "../../model/index.ts";
+import { readModelConfig } from "../../model/index.ts";
+import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { usageError } from "./eval-shared.ts";
 
-interface PasskeyFlags {
+interface PasskeyFlags extends EmbedderCliOptions {
   model?: string;
   lengths: string;
   candidates: string;
@@ -56,21 +57,26 @@ export function registerPasskey(program: Command): void {
       }
       if (!/^\d+$/.test(flags.seed)) throw usageError(`--seed must be a non-negative integer, got "${flags.seed}"`);
       const modelDir = resolveModelDir(flags.model);
-      const config = readModelConfig(modelDir);
       let ropeBases: number[];
-      if (flags.ropeBase !== undefined) {
+      if (flags.embedderUrl !== undefined) {
+        // The remote server runs at its own RoPE base: one run, reported as rope_base 0 ("decided remotely").
+        if (flags.ropeBase !== undefined) throw usageError("--rope-base applies to local models, not --embedder-url");
+        ropeBases = [0];
+      } else if (flags.ropeBase !== undefined) {
         ropeBases = flags.ropeBase.split(",").map((b) => Number(b.trim()));
         if (ropeBases.some((b) => !Number.isFinite(b) || b <= 1)) {
           throw usageError(`--rope-base must be numbers > 1 (e.g. 1e4,1e5), got "${flags.ropeBase}"`);
         }
       } else {
+        const config = readModelConfig(modelDir);
         ropeBases = [config.rope.base, ...(config.long_context ? [config.long_context.rope_base] : [])];
       }
       const log = (message: string) => {
         if (!flags.json) process.stderr.write(`${message}\n`);
       };
       const report = await runPasskey({
-        loadEmbedder: (ropeBase, maxLength) => loadEmbedder(modelDir, { ropeBase, maxLength }),
+        // Local: at each RoPE base; remote: the server's own (the local settings are ignored there).
+        loadEmbedder: (ropeBase, maxLength) => loadEmbedderFromOptions(flags, { ropeBase, maxLength }),
         lengths,
         ropeBases,
         variants: variants as PasskeyVariant[],
