@@ -1,5 +1,5 @@
 import * as lancedb from "@lancedb/lancedb";
-import { type Connection, type DbLike, openTable, type Table } from "../lancedb/connection.ts";
+import { type Connection, type ConnectOptions, type DbLike, openTable, type Table } from "../lancedb/connection.ts";
 import { assertSameModel, readTableDefaultTask, readTableModelIdentity } from "../lancedb/identity.ts";
 import type { ModelIdentity } from "../model/config.ts";
 import { type FilterFields, filterFieldsOfSchema } from "./filter.ts";
@@ -21,12 +21,16 @@ export interface SearchTarget {
  * Connects for reading. `readConsistencySeconds` makes a long-lived process (the server) see rows that another
  * process (ingest) commits later; LanceDB's default is to never re-check, which suits one-shot commands.
  */
-export async function connectForSearch(db: DbLike, readConsistencySeconds?: number): Promise<Connection> {
+export async function connectForSearch(
+  db: DbLike,
+  readConsistencySeconds?: number,
+  options: ConnectOptions = {},
+): Promise<Connection> {
   if (typeof db !== "string") return db;
-  return lancedb.connect(
-    db,
-    readConsistencySeconds === undefined ? {} : { readConsistencyInterval: readConsistencySeconds },
-  );
+  return lancedb.connect(db, {
+    ...(readConsistencySeconds === undefined ? {} : { readConsistencyInterval: readConsistencySeconds }),
+    storageOptions: options.storageOptions,
+  });
 }
 
 /** Opens (or takes) a table and checks that `model` embedded it. */
