@@ -1,16 +1,16 @@
 import type { Command } from "commander";
-import { DEFAULT_DB, DEFAULT_TABLE, resolveModelDir } from "../../defaults.ts";
+import { DEFAULT_DB, DEFAULT_TABLE } from "../../defaults.ts";
 import { ingestSources } from "../../ingest/index.ts";
 import { formatShard, parseShard, type Shard, ShardSpecError } from "../../ingest/shard.ts";
 import { IngestOptionsError } from "../../ingest/source-items.ts";
 import type { IngestReport } from "../../ingest/types.ts";
 import { ModelMismatchError, NotALanceE5TableError } from "../../lancedb/errors.ts";
-import { loadEmbedder } from "../../model/onnx-embedder.ts";
+import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
 import { nonNegativeInt, positiveInt } from "../parsers.ts";
 import { createIngestProgressBar } from "./ingest-progress.ts";
 
-interface IngestCommandOptions {
+interface IngestCommandOptions extends EmbedderCliOptions {
   db: string;
   table: string;
   model?: string;
@@ -73,10 +73,7 @@ export function registerIngest(program: Command): void {
     )
     .action(async (sources: string[], options: IngestCommandOptions) => {
       const shard = parseShardFlag(options.shard);
-      const embedder = await loadEmbedder(resolveModelDir(options.model), {
-        threads: options.threads,
-        longContext: options.longContext,
-      });
+      const embedder = await loadEmbedderFromOptions(options);
       const showBar = !options.json && process.stderr.isTTY === true;
       const bar = showBar ? createIngestProgressBar(process.stderr) : null;
       let report: IngestReport;

@@ -1,8 +1,7 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { DEFAULT_DB, DEFAULT_TABLE, resolveModelDir } from "../../defaults.ts";
+import { DEFAULT_DB, DEFAULT_TABLE } from "../../defaults.ts";
 import { UnknownTaskError } from "../../instructions/index.ts";
 import { ModelMismatchError, NotALanceE5TableError, TableNotFoundError } from "../../lancedb/errors.ts";
-import { loadEmbedder } from "../../model/onnx-embedder.ts";
 import {
   FilterError,
   FullTextIndexMissingError,
@@ -12,10 +11,11 @@ import {
   type SearchResponse,
   search,
 } from "../../search/index.ts";
+import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
 import { positiveInt } from "../parsers.ts";
 
-interface SearchCommandOptions {
+interface SearchCommandOptions extends EmbedderCliOptions {
   db: string;
   table: string;
   model?: string;
@@ -62,10 +62,7 @@ export function registerSearch(program: Command): void {
           throw new CliError(`--filter is not valid JSON: ${(error as Error).message}`, 2);
         }
       }
-      const embedder = await loadEmbedder(resolveModelDir(options.model), {
-        threads: options.threads,
-        longContext: options.longContext,
-      });
+      const embedder = await loadEmbedderFromOptions(options);
       let response: SearchResponse;
       try {
         response = await search({

@@ -1,8 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { DEFAULT_DB, DEFAULT_TABLE, resolveModelDir } from "../../defaults.ts";
+import { DEFAULT_DB, DEFAULT_TABLE } from "../../defaults.ts";
 import { ModelMismatchError, NotALanceE5TableError, TableNotFoundError } from "../../lancedb/errors.ts";
-import { loadEmbedder } from "../../model/onnx-embedder.ts";
 import { connectForSearch } from "../../search/index.ts";
 import { createApp } from "../../server/app.ts";
 import { parseApiKeys } from "../../server/middleware/auth.ts";
@@ -13,9 +12,10 @@ import {
   DEFAULT_READ_CONSISTENCY_MS,
 } from "../../server/options.ts";
 import { listen } from "../../server/serve.ts";
+import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
 
-interface ServeCommandOptions {
+interface ServeCommandOptions extends EmbedderCliOptions {
   db: string;
   table: string;
   model?: string;
@@ -187,10 +187,7 @@ export function registerServe(program: Command): void {
         throw new CliError(`--api-keys-file ${options.apiKeysFile} holds no keys`, 2);
       }
 
-      const embedder = await loadEmbedder(resolveModelDir(options.model), {
-        threads: options.threads,
-        longContext: options.longContext,
-      });
+      const embedder = await loadEmbedderFromOptions(options);
       const lanceE5 = createApp({
         embedder,
         db: await connectForSearch(options.db, readConsistencySeconds(options)),

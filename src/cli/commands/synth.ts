@@ -1,8 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import { type Command, Option } from "commander";
-import { DEFAULT_DB, resolveModelDir } from "../../defaults.ts";
-import { loadEmbedder } from "../../model/index.ts";
+import { DEFAULT_DB } from "../../defaults.ts";
 import { parseLanguageSpec, UnknownLanguageError } from "../../synth/languages.ts";
 import {
   FromTableError,
@@ -21,12 +20,13 @@ import {
   writeOffline,
 } from "../../synth/offline/index.ts";
 import { isLlmFamily, LLM_FAMILIES, type LlmFamily } from "../../synth/placeholders.ts";
+import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
 
 /** Exit codes of `lance-e5 synth` beyond 0 (done) and 1 (failure). */
 export const SYNTH_EXIT = { usage: 2, incomplete: 3, interrupted: 130 } as const;
 
-interface SynthFlags {
+interface SynthFlags extends EmbedderCliOptions {
   llmBaseUrl?: string;
   llmModel?: string;
   llmApiKeyEnv?: string;
@@ -213,7 +213,7 @@ async function runFromTableSynth(flags: SynthFlags, table: string): Promise<void
   if (!/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(flags.docLanguage)) {
     throw usage(`--doc-language must be a BCP-47 code such as en or pt-BR, got "${flags.docLanguage}"`);
   }
-  const embedder = await loadEmbedder(resolveModelDir(flags.model));
+  const embedder = await loadEmbedderFromOptions(flags);
   try {
     await runInterruptibly(
       flags,
