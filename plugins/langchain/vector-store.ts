@@ -1,11 +1,14 @@
 import { Document, type DocumentInterface } from "@langchain/core/documents";
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
-import { VectorStore } from "@langchain/core/vectorstores";
+import { maximalMarginalRelevance } from "@langchain/core/utils/math";
+import { type MaxMarginalRelevanceSearchOptions, VectorStore } from "@langchain/core/vectorstores";
 import { DEFAULT_DB, DEFAULT_TABLE } from "../../src/defaults.ts";
 import { ingestDocuments } from "../../src/ingest/index.ts";
+import { sqlList } from "../../src/ingest/sql.ts";
 import { type Connection, connectDb } from "../../src/lancedb/connection.ts";
 import {
   compileFilter,
+  formatSearchQuery,
   openSearchTarget,
   SEARCH_MODES,
   type SearchMode,
@@ -190,6 +193,47 @@ export class LanceE5VectorStore extends VectorStore {
     const vector = Float32Array.from(query);
     // The shared query path embeds its query text through `embedQuery`; here that step hands back the vector.
     return this.run({ query: "(vector)", k, filter, mode: "vector", embedQuery: async () => vector });
+  }
+
+  /**
+   * Max-marginal-relevance (retrievers with `searchType: "mmr"`): `fetchK` candidates found with the store's mode,
+   * then LangChain's MMR over the instructed query vector and the candidates' stored vectors. `lambda` 1 ranks by
+   * relevance alone, 0 by diversity alone (after the most relevant first pick).
+   */
+  override async maxMarginalRelevanceSearch(
+    query: string,
+    options: MaxMarginalRelevanceSearchOptions<LanceE5Filter>,
+  ): Promise<DocumentInterface[]> {
+    const { k, fetchK = 20, lambda = 0.5, filter } = options;
+    const embedder = await this.embeddings.embedder();
+    const target = await this.target();
+    const { task, instruction } = this.embeddings;
+    const [queryVector] = await embedder.embedRaw([formatSearchQuery(embedder, target, { query, task, instruction })]);
+    const candidates = await this.run({
+      query,
+      k: Math.max(fetchK, k),
+      filter,
+      mode: this.mode,
+      embedQuery: async () => queryVector!,
+    });
+    if (candidates.length === 0) return [];
+    const chunkIds = candidates.map(([doc]) => doc.metadata.chunk_id as string | null);
+    const known = chunkIds.filter((id): id is string => typeof id === "string");
+    const rows =
+      known.length === 0
+        ? []
+        : await target.table
+            .query()
+            .where(`id IN ${sqlList(known)}`)
+            .select(["id", "vector"])
+            .toArray();
+    const stored = new Map(rows.map((row) => [String(row.id), Array.from(row.vector.toArray() as Float32Array)]));
+    // Rows written by plain LanceDB (the other plugin) have no id: their document-side vector is the same anyway.
+    const missing = candidates.filter((_, i) => !stored.has(chunkIds[i] ?? ""));
+    const recomputed = await this.embeddings.embedDocuments(missing.map(([doc]) => doc.pageContent));
+    const vectors = candidates.map((_, i) => stored.get(chunkIds[i] ?? "") ?? recomputed.shift()!);
+    const picked = maximalMarginalRelevance(Array.from(queryVector!), vectors, lambda, k);
+    return picked.map((i) => candidates[i]![0]);
   }
 
   private async run(params: {

@@ -322,6 +322,37 @@ describe("LanceE5VectorStore writes (fromTexts / addDocuments / delete)", () => 
     await embeddings.dispose();
   });
 
+  it("max-marginal-relevance: lambda 1 ranks like similaritySearch; lambda 0 skips an exact duplicate", async () => {
+    const db = path.join(tempDir("lance-e5-langchain-"), "db");
+    const embeddings = embeddingsOf();
+    // Every text twice under two ids: identical vectors, so plain similarity puts each next to its twin.
+    const twins = corpusDocuments().flatMap((d) => [d, new Document({ ...d, id: `${d.id}-copy` })]);
+    const store = await LanceE5VectorStore.fromDocuments(twins, embeddings, { db });
+    const query = "a declaration of rights";
+    const similar = await store.similaritySearch(query, 6);
+    assert.equal(similar[0]!.pageContent, similar[1]!.pageContent, "the top hit's twin comes second");
+
+    const relevanceOnly = await store.maxMarginalRelevanceSearch(query, { k: 6, fetchK: 20, lambda: 1 });
+    assert.deepEqual(
+      relevanceOnly.map((d) => d.pageContent),
+      similar.map((d) => d.pageContent),
+    );
+    const diverse = await store
+      .asRetriever({ k: 4, searchType: "mmr", searchKwargs: { fetchK: 20, lambda: 0 } })
+      .invoke(query);
+    assert.equal(diverse.length, 4);
+    assert.equal(diverse[0]!.pageContent, similar[0]!.pageContent, "the most relevant hit first");
+    assert.equal(new Set(diverse.map((d) => d.pageContent)).size, 4, "no text twice");
+    const filtered = await store.maxMarginalRelevanceSearch(query, {
+      k: 3,
+      fetchK: 10,
+      lambda: 0.5,
+      filter: { "metadata.lang": "en" },
+    });
+    assert.ok(filtered.length === 3 && filtered.every((d) => d.metadata.lang === "en"));
+    await embeddings.dispose();
+  });
+
   it("bad documents and bad deletes fail with a typed error and leave the table as it was", async () => {
     const db = path.join(tempDir("lance-e5-langchain-"), "db");
     const embeddings = embeddingsOf();
