@@ -47,6 +47,9 @@ function renderWithCitations(text) {
   return nodes;
 }
 
+/** What a score means per mode (lance-e5's search: cosine, BM25, reciprocal-rank fusion of both). */
+const SCORE_NAMES = { vector: "cosine", fulltext: "BM25", hybrid: "RRF" };
+
 function renderPassages(data) {
   passageCount = data.passages.length;
   $("instruction").textContent = `Instruct: ${data.instruction} · mode ${data.mode} · ${data.retrieval_ms} ms`;
@@ -56,7 +59,7 @@ function renderPassages(data) {
         el("div", { className: "passage-head" }, [
           el("strong", { textContent: `[${p.n}] ` }),
           el("span", { className: "source", textContent: [p.source, p.title].filter(Boolean).join(" — ") }),
-          el("span", { className: "score", textContent: ` · score ${p.score.toFixed(4)}` }),
+          el("span", { className: "score", textContent: ` · ${SCORE_NAMES[data.mode]} ${p.score.toFixed(4)}` }),
         ]),
         el("div", { className: "passage-text" }, renderSegments(p.segments)),
       ]),
@@ -66,12 +69,24 @@ function renderPassages(data) {
   if (passageCount === 0) statusLine.textContent = "No passages found.";
 }
 
+/** Marks the passages the answer cites, so a reader sees which retrieved passages it rests on. */
+function markCited(numbers) {
+  for (const n of numbers) {
+    const item = $(`passage-${n}`);
+    if (item && !item.classList.contains("cited")) {
+      item.classList.add("cited");
+      item.querySelector(".passage-head").append(el("span", { className: "badge", textContent: "cited" }));
+    }
+  }
+}
+
 function renderExtractive(answer) {
   $("answer-kind").textContent = "(extractive: the best-matching sentences of the passages)";
   answerBox.replaceChildren(
     ...answer.sentences.map((s) => el("p", {}, [...renderSegments(s.segments), " ", citation(s.n)])),
   );
   $("answer-section").hidden = false;
+  markCited(answer.sentences.map((s) => s.n));
 }
 
 async function ask(event) {
@@ -114,6 +129,7 @@ async function ask(event) {
         answerBox.replaceChildren(...renderWithCitations(streamed));
       } else if (name === "done") {
         finished = true;
+        markCited(payload.cited ?? []);
         const unknown = payload.unknown?.length ? ` · cites passages that were not retrieved: ${payload.unknown}` : "";
         const cut = payload.finish_reason === "length" ? " · cut off by the model's length limit" : "";
         statusLine.textContent = `Done${payload.model ? ` (${payload.model})` : ""}${cut}${unknown}`;
