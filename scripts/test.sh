@@ -21,3 +21,4 @@ step "typescript tests"
 # Node 20's --test does not expand globs itself: let bash list the files.
 shopt -s globstar
 node --import tsx --test --test-concurrency=1 --test-reporter=spec test/**/*.test.ts
+step "examples/rag (typecheck, API and headless-Chromium tests)"; (cd examples/rag && npm test)
