@@ -23,7 +23,10 @@ import { LanceE5Embeddings } from "./embeddings.ts";
 export type LanceE5Filter = Record<string, unknown>;
 
 export interface LanceE5VectorStoreConfig {
-  /** LanceDB directory/URI or an open connection (default ./data/lancedb). */
+  /**
+   * LanceDB directory/URI (default ./data/lancedb), connected with strong read consistency; or an open connection,
+   * which should be too (`readConsistencyInterval: 0`) when other processes write the same table.
+   */
   db?: string | Connection;
   /** Table name (default "docs"). */
   table?: string;
