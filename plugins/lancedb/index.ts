@@ -20,3 +20,9 @@ export {
   useEmbedder,
 } from "../../src/lancedb/embedding-function.ts";
 export { EMBEDDING_FUNCTION_NAME } from "../../src/lancedb/schema.ts";
+/**
+ * Object storage: tables in s3://, gs://, az:// work as anywhere else; pass the options to LanceDB yourself, e.g.
+ * `lancedb.connect("s3://bucket/prefix", { storageOptions: resolveStorageOptions() })` to use the same
+ * LANCE_E5_STORAGE_OPTIONS as the CLI and server (AWS_*, GOOGLE_*, AZURE_* variables are read by LanceDB itself).
+ */
+export { resolveStorageOptions, STORAGE_OPTIONS_ENV, type StorageOptions } from "../../src/lancedb/storage-options.ts";

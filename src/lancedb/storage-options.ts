@@ -60,7 +60,7 @@ export function parseStorageOption(entry: string, where = "--storage-option"): [
 export function parseStorageOptionsText(text: string, where = STORAGE_OPTIONS_ENV): StorageOptions {
   const trimmed = text.trim();
   if (trimmed === "") return {};
-  if (trimmed.startsWith("{")) return parseJsonOptions(trimmed, where);
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) return parseJsonOptions(trimmed, where);
   const options: StorageOptions = {};
   for (const entry of trimmed.split(",")) {
     if (entry.trim() === "") continue;

@@ -4,13 +4,15 @@ import { ingestSources } from "../../ingest/index.ts";
 import { formatShard, parseShard, type Shard, ShardSpecError } from "../../ingest/shard.ts";
 import { IngestOptionsError } from "../../ingest/source-items.ts";
 import type { IngestReport } from "../../ingest/types.ts";
+import { connectDb } from "../../lancedb/connection.ts";
 import { ModelMismatchError, NotALanceE5TableError } from "../../lancedb/errors.ts";
 import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
 import { nonNegativeInt, positiveInt } from "../parsers.ts";
+import { type StorageOptionFlags, storageOptionFlag, storageOptionsOf } from "../storage-options.ts";
 import { createIngestProgressBar } from "./ingest-progress.ts";
 
-interface IngestCommandOptions extends EmbedderCliOptions {
+interface IngestCommandOptions extends StorageOptionFlags, EmbedderCliOptions {
   db: string;
   table: string;
   model?: string;
@@ -46,6 +48,7 @@ export function registerIngest(program: Command): void {
     .description("embed files, folders, globs or stdin (-) into a LanceDB table; re-running is idempotent")
     .argument("<sources...>", "files, folders, globs (.txt .md .html .jsonl, BEIR corpus.jsonl), or - for stdin")
     .option("--db <dir>", "LanceDB database directory or URI", DEFAULT_DB)
+    .addOption(storageOptionFlag())
     .option("--table <name>", "table name", DEFAULT_TABLE)
     .option("--model <dir>", "model directory (default: $LANCE_E5_MODEL, else the shipped model)")
     .option("--json", "print one final JSON report (no progress bar)")
@@ -73,6 +76,7 @@ export function registerIngest(program: Command): void {
     )
     .action(async (sources: string[], options: IngestCommandOptions) => {
       const shard = parseShardFlag(options.shard);
+      const storageOptions = storageOptionsOf(options);
       const embedder = await loadEmbedderFromOptions(options);
       const showBar = !options.json && process.stderr.isTTY === true;
       const bar = showBar ? createIngestProgressBar(process.stderr) : null;
@@ -80,7 +84,7 @@ export function registerIngest(program: Command): void {
       try {
         report = await ingestSources({
           sources,
-          db: options.db,
+          db: await connectDb(options.db, { storageOptions }),
           table: options.table,
           embedder,
           textField: options.textField,

@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { DEFAULT_DB, DEFAULT_TABLE } from "../../defaults.ts";
 import { UnknownTaskError } from "../../instructions/index.ts";
+import { connectDb } from "../../lancedb/connection.ts";
 import { ModelMismatchError, NotALanceE5TableError, TableNotFoundError } from "../../lancedb/errors.ts";
 import {
   FilterError,
@@ -14,8 +15,9 @@ import {
 import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
 import { positiveInt } from "../parsers.ts";
+import { type StorageOptionFlags, storageOptionFlag, storageOptionsOf } from "../storage-options.ts";
 
-interface SearchCommandOptions extends EmbedderCliOptions {
+interface SearchCommandOptions extends StorageOptionFlags, EmbedderCliOptions {
   db: string;
   table: string;
   model?: string;
@@ -43,6 +45,7 @@ export function registerSearch(program: Command): void {
     .description("search a table: instructed vector search (default), full-text, or hybrid")
     .argument("<text>", "the query")
     .option("--db <dir>", "LanceDB database directory or URI", DEFAULT_DB)
+    .addOption(storageOptionFlag())
     .option("--table <name>", "table name", DEFAULT_TABLE)
     .option("--model <dir>", "model directory (default: $LANCE_E5_MODEL, else the shipped model)")
     .option("--task <name>", "query task name (default: the table's default task)")
@@ -54,6 +57,7 @@ export function registerSearch(program: Command): void {
     .option("--threads <n>", "ONNX Runtime threads (default: $LANCE_E5_THREADS, else all CPUs)", positiveInt)
     .option("--long-context", "load the model's long_context RoPE base and max length (as the table was ingested)")
     .action(async (text: string, options: SearchCommandOptions) => {
+      const storageOptions = storageOptionsOf(options);
       let filter: unknown;
       if (options.filter !== undefined) {
         try {
@@ -66,7 +70,7 @@ export function registerSearch(program: Command): void {
       let response: SearchResponse;
       try {
         response = await search({
-          db: options.db,
+          db: await connectDb(options.db, { storageOptions }),
           tableName: options.table,
           embedder,
           query: text,

@@ -14,8 +14,9 @@ import {
 import { listen } from "../../server/serve.ts";
 import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
+import { type StorageOptionFlags, storageOptionFlag, storageOptionsOf } from "../storage-options.ts";
 
-interface ServeCommandOptions extends EmbedderCliOptions {
+interface ServeCommandOptions extends StorageOptionFlags, EmbedderCliOptions {
   db: string;
   table: string;
   model?: string;
@@ -62,6 +63,7 @@ export function registerServe(program: Command): void {
     .command("serve")
     .description("serve POST /search and OpenAI-compatible POST /v1/embeddings over HTTP")
     .addOption(flag("--db <dir>", "LanceDB database directory or URI", "LANCE_E5_DB", undefined, DEFAULT_DB))
+    .addOption(storageOptionFlag())
     .addOption(flag("--table <name>", "default table", "LANCE_E5_TABLE", undefined, DEFAULT_TABLE))
     .option("--model <dir>", "model directory (default: $LANCE_E5_MODEL, else the shipped model)")
     .addOption(flag("--port <n>", "port (0: any free port)", "LANCE_E5_PORT", int(0), 8080))
@@ -174,6 +176,7 @@ export function registerServe(program: Command): void {
     .option("--threads <n>", "ONNX Runtime threads (default: $LANCE_E5_THREADS, else all CPUs)", int(1))
     .option("--long-context", "load the model's long_context RoPE base and max length (as the table was ingested)")
     .action(async (options: ServeCommandOptions) => {
+      const storageOptions = storageOptionsOf(options);
       let keysFile: string | undefined;
       if (options.apiKeysFile !== undefined) {
         try {
@@ -190,7 +193,7 @@ export function registerServe(program: Command): void {
       const embedder = await loadEmbedderFromOptions(options);
       const lanceE5 = createApp({
         embedder,
-        db: await connectForSearch(options.db, readConsistencySeconds(options)),
+        db: await connectForSearch(options.db, readConsistencySeconds(options), { storageOptions }),
         defaultTable: options.table,
         apiKeys,
         version: program.version(),

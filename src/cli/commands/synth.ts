@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import { type Command, Option } from "commander";
 import { DEFAULT_DB } from "../../defaults.ts";
+import { connectDb } from "../../lancedb/connection.ts";
 import { parseLanguageSpec, UnknownLanguageError } from "../../synth/languages.ts";
 import {
   FromTableError,
@@ -22,11 +23,12 @@ import {
 import { isLlmFamily, LLM_FAMILIES, type LlmFamily } from "../../synth/placeholders.ts";
 import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
+import { type StorageOptionFlags, storageOptionFlag, storageOptionsOf } from "../storage-options.ts";
 
 /** Exit codes of `lance-e5 synth` beyond 0 (done) and 1 (failure). */
 export const SYNTH_EXIT = { usage: 2, incomplete: 3, interrupted: 130 } as const;
 
-interface SynthFlags extends EmbedderCliOptions {
+interface SynthFlags extends StorageOptionFlags, EmbedderCliOptions {
   llmBaseUrl?: string;
   llmModel?: string;
   llmApiKeyEnv?: string;
@@ -213,6 +215,7 @@ async function runFromTableSynth(flags: SynthFlags, table: string): Promise<void
   if (!/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(flags.docLanguage)) {
     throw usage(`--doc-language must be a BCP-47 code such as en or pt-BR, got "${flags.docLanguage}"`);
   }
+  const db = await connectDb(flags.db, { storageOptions: storageOptionsOf(flags) });
   const embedder = await loadEmbedderFromOptions(flags);
   try {
     await runInterruptibly(
@@ -220,7 +223,7 @@ async function runFromTableSynth(flags: SynthFlags, table: string): Promise<void
       (signal, onProgress) =>
         generateFromTable({
           ...llm,
-          db: flags.db,
+          db,
           table,
           embedder,
           negatives: flags.negatives as NegativeMining,
@@ -315,7 +318,7 @@ const LLM_FLAGS = [
   "topP",
 ] as const;
 const GENERATOR_FLAGS = ["families", "languages", "examplesPerBrainstorm"] as const;
-const TABLE_FLAGS = ["db", "model", "negatives", "docLanguage"] as const;
+const TABLE_FLAGS = ["db", "storageOption", "model", "negatives", "docLanguage"] as const;
 const OFFLINE_FLAGS = ["sources", "force"] as const;
 
 async function runSynth(flags: SynthFlags, command: Command): Promise<void> {
@@ -373,6 +376,7 @@ export function registerSynth(program: Command): void {
     .option("--force", "--offline: replace an existing --out")
     .option("--from-table <name>", "corpus-grounded: queries for the passages of this lance-e5 table")
     .addOption(new Option("--db <dir>", "--from-table: LanceDB directory").default(DEFAULT_DB).env("LANCE_E5_DB"))
+    .addOption(storageOptionFlag())
     .addOption(
       new Option("--model <dir>", "--from-table: the table's model directory (default: LANCE_E5_MODEL, else shipped)"),
     )
