@@ -311,11 +311,11 @@ describe("security and limits", () => {
   });
 
   test("a request past the per-request timeout is a 504", async () => {
-    // Dense traffic (a request just before) makes the next one wait the 3 s batching window, longer than the 50 ms
-    // deadline: deterministic, no sleeps in the model. The first request may itself time out on a busy machine, so
-    // wait until its model call is over (else the second would just queue behind it).
+    // After a batch of two callers the batcher expects two again, so a lone request waits for company up to the
+    // 3 s window, longer than the 50 ms deadline: deterministic, no sleeps in the model. The first two may
+    // themselves time out on a busy machine, so wait until their model call is over.
     const lanceE5 = await fx.app({ limits: { requestTimeoutMs: 50 }, batching: { batchWindowMs: 3000 } });
-    await postJson(lanceE5, "/v1/embeddings", { input: "warm", model: "default" });
+    await Promise.all(["warm", "up"].map((input) => postJson(lanceE5, "/v1/embeddings", { input, model: "default" })));
     while (lanceE5.deps.batcher.queuedTexts > 0) await new Promise((r) => setTimeout(r, 5));
     await expectError(
       postJson(lanceE5, "/v1/embeddings", { input: "x", model: "default" }),

@@ -64,20 +64,87 @@ describe("EmbedBatcher", () => {
     );
   });
 
-  test("a lone job after a quiet spell does not wait for the window; dense traffic does", async () => {
+  test("a lone caller pays no window: after a quiet spell, and when its last batch held only itself", async () => {
     const { calls, embed } = stubModel(1);
     const batcher = new EmbedBatcher(embed, { batchWindowMs: 60_000, maxBatchTokens: 1000, maxQueuedTexts: 100 });
-    // Quiet: flushed at the next event-loop turn (a 60 s window would time the test out otherwise).
-    await batcher.submit(["lone"], 1);
-    // Dense: arrivals within the window of the previous one wait for company (flushed here by the token budget).
-    const b = batcher.submit(["b"], 1);
-    await new Promise((r) => setTimeout(r, 5));
-    const c = batcher.submit(["c"], 999);
-    await Promise.all([b, c]);
+    // A 60 s window would time the test out if any of these waited for company.
+    for (const text of ["first", "second", "third"]) await batcher.submit([text], 1);
     assert.deepEqual(
       calls.map((call) => call.texts),
-      [["lone"], ["b", "c"]],
+      [["first"], ["second"], ["third"]],
     );
+  });
+
+  test("after a batch of N callers the next batch waits for N, then goes without waiting out the window", async () => {
+    const { calls, embed } = stubModel(1);
+    const batcher = new EmbedBatcher(embed, { batchWindowMs: 60_000, maxBatchTokens: 1000, maxQueuedTexts: 100 });
+    await Promise.all(["a", "b", "c"].map((t) => batcher.submit([t], 1)));
+    // The three come back one by one, 5 ms apart: one batch of three, flushed when the third arrives.
+    const started = performance.now();
+    const second: Promise<Float32Array[]>[] = [];
+    for (const t of ["x", "y", "z"]) {
+      second.push(batcher.submit([t], 1));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await Promise.all(second);
+    assert.ok(performance.now() - started < 10_000, "flushed by the count, not by the 60 s window");
+    assert.deepEqual(
+      calls.map((call) => call.texts),
+      [
+        ["a", "b", "c"],
+        ["x", "y", "z"],
+      ],
+    );
+  });
+
+  test("callers that do not come back cost at most the window", async () => {
+    const { calls, embed } = stubModel(1);
+    const batcher = new EmbedBatcher(embed, { batchWindowMs: 30, maxBatchTokens: 1000, maxQueuedTexts: 100 });
+    await Promise.all(["a", "b", "c", "d"].map((t) => batcher.submit([t], 1)));
+    // Only one of the four callers returns: it goes when the window (from the end of the last batch) is over.
+    await batcher.submit(["back"], 1);
+    // By now the model has been free longer than the window: a newcomer is a quiet-spell arrival again.
+    await new Promise((r) => setTimeout(r, 40));
+    await batcher.submit(["later"], 1);
+    assert.deepEqual(
+      calls.map((call) => call.texts),
+      [["a", "b", "c", "d"], ["back"], ["later"]],
+    );
+  });
+
+  test("closed-loop clients behind a model that blocks the event loop converge to full batches", async () => {
+    // Like onnxruntime-node, whose run() blocks the event loop: nothing new is read while the model runs, and
+    // each answered caller needs some main-thread time (HTTP parsing, validation) before it is back in the queue.
+    const calls: number[] = [];
+    const busy = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    const blockingModel = async (texts: string[]) => {
+      await new Promise((r) => setImmediate(r));
+      busy(4);
+      calls.push(texts.length);
+      return texts.map(() => Float32Array.of(0));
+    };
+    const batcher = new EmbedBatcher(blockingModel, { batchWindowMs: 200, maxBatchTokens: 1000, maxQueuedTexts: 100 });
+    const clients = 8;
+    const rounds = 6;
+    await Promise.all(
+      Array.from({ length: clients }, async (_, client) => {
+        for (let round = 0; round < rounds; round++) {
+          await new Promise((r) => setTimeout(r, round === 0 ? client : 0)); // staggered connects, then round trips
+          busy(1); // the request's own main-thread work
+          await batcher.submit([`${client}/${round}`], 1);
+        }
+      }),
+    );
+    assert.equal(
+      calls.reduce((n, s) => n + s, 0),
+      clients * rounds,
+    );
+    // The first batches form while clients are still connecting (which leaves short last ones too); from then on
+    // a batch waits for every caller of the one before, so most batches hold all eight.
+    assert.ok(calls.filter((s) => s === clients).length >= rounds - 2, `batch sizes ${calls.join(",")}`);
   });
 
   test("the token budget splits batches (a single oversized job still runs alone)", async () => {
