@@ -14,6 +14,7 @@
 
 export { UnknownTaskError } from "../../src/instructions/index.ts";
 export { ModelMismatchError, NotALanceE5TableError, TableNotFoundError } from "../../src/lancedb/errors.ts";
+export { ObjectStoreError, StorageOptionError, type StorageOptions } from "../../src/lancedb/storage-options.ts";
 export { FilterError, FullTextIndexMissingError, type SearchMode, SearchRequestError } from "../../src/search/index.ts";
 export { DocumentError } from "./documents.ts";
 export { LanceE5Embeddings, type LanceE5EmbeddingsOptions } from "./embeddings.ts";

@@ -6,6 +6,7 @@ import { DEFAULT_DB, DEFAULT_TABLE } from "../../src/defaults.ts";
 import { ingestDocuments } from "../../src/ingest/index.ts";
 import { sqlList } from "../../src/ingest/sql.ts";
 import { type Connection, connectDb } from "../../src/lancedb/connection.ts";
+import { resolveStorageOptions, type StorageOptions } from "../../src/lancedb/storage-options.ts";
 import {
   compileFilter,
   formatSearchQuery,
@@ -28,6 +29,11 @@ export interface LanceE5VectorStoreConfig {
    * which should be too (`readConsistencyInterval: 0`) when other processes write the same table.
    */
   db?: string | Connection;
+  /**
+   * Object-store options for s3://, gs://, az:// databases (keys as in LanceDB's storage docs), over those in
+   * LANCE_E5_STORAGE_OPTIONS; AWS_*, GOOGLE_*, AZURE_* variables are read by LanceDB itself.
+   */
+  storageOptions?: StorageOptions;
   /** Table name (default "docs"). */
   table?: string;
   /**
@@ -263,7 +269,16 @@ export class LanceE5VectorStore extends VectorStore {
 
   /** One strongly consistent connection per store: reads see what addDocuments (or another process) committed. */
   private connection(): Promise<Connection> {
-    this.connecting ??= connectDb(this.config.db ?? DEFAULT_DB);
+    if (!this.connecting) {
+      const connecting = (async () =>
+        connectDb(this.config.db ?? DEFAULT_DB, {
+          storageOptions: { ...resolveStorageOptions(), ...this.config.storageOptions },
+        }))();
+      connecting.catch(() => {
+        if (this.connecting === connecting) this.connecting = undefined; // a bad option or endpoint: try again
+      });
+      this.connecting = connecting;
+    }
     return this.connecting;
   }
 
