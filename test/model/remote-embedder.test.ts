@@ -202,6 +202,37 @@ describe("against a real lance-e5 server", () => {
     }
   });
 
+  test("a lance-e5 server embedding through another (a gateway) serves the same vectors", async () => {
+    const embedder = await remote();
+    const tmp = await tempDir("lance-e5-gateway-");
+    try {
+      const gateway = createApp({
+        embedder,
+        db: await lancedb.connect(tmp.dir),
+        defaultTable: "docs",
+        log: () => {},
+      });
+      const response = await gateway.app.request("/v1/embeddings", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({
+          model: "tiny-mistral",
+          input: TEXTS.slice(0, 3),
+          input_type: "query",
+          task: "question",
+        }),
+      });
+      assert.equal(response.status, 200);
+      const body = (await response.json()) as { data: Array<{ embedding: number[] }> };
+      const expected = await local.embedQueries(TEXTS.slice(0, 3), { task: "question" });
+      for (const [i, item] of body.data.entries()) {
+        assert.ok(maxAbsDiff(item.embedding, expected[i]!) <= 1e-5, `gateway ${i}`);
+      }
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+
   test("the identity of a remote model depends on its name, template and dim, not on the URL", () => {
     const base = remoteModelIdentity("a", "e5-mistral-7b-instruct", "Instruct: {task}\nQuery: {query}", 4096);
     assert.equal(
