@@ -20,6 +20,15 @@ after(async () => {
   await corpus?.close();
 });
 
+/** Polls a condition (a correctness wait, not a timing assertion: the limit is far beyond any normal delay). */
+async function until(condition: () => boolean, what: string, limitMs = 20_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 function ask(app: ReturnType<typeof appFor>, body: unknown, accept = "application/json") {
   return app.request("/api/ask", {
     method: "POST",
@@ -283,6 +292,17 @@ describe("streamed LLM answers (fake OpenAI-compatible endpoint)", () => {
       });
     });
   }
+
+  test("when the page goes away mid-answer, the request to the LLM is cancelled too", async () => {
+    await withFake({ replies: [{ hang: true }] }, { timeoutMs: 60_000 }, async (app, fake) => {
+      const response = await ask(app, { question: FOUR_FREEDOMS }, "text/event-stream");
+      const reader = response.body!.getReader();
+      assert.match(new TextDecoder().decode((await reader.read()).value), /^event: passages/);
+      await until(() => fake.hanging() === 1, "the LLM request to start");
+      await reader.cancel();
+      await until(() => fake.hanging() === 0, "the LLM request to be cancelled");
+    });
+  });
 
   test("an unreachable endpoint is a network error naming the URL", async () => {
     const fake = await startFakeOpenAI();
