@@ -4,10 +4,13 @@
  * manifest.json naming each benchmark's query instruction. Only held-out documents are used (src/data/split.ts).
  *
  *   node --import tsx scripts/build-benchmarks.ts [--out DIR] [--only man,wordnet,sotu,bitext] [--max-queries N]
- *     [--max-documents N] [--max-pairs N] [--force]
+ *     [--max-documents N] [--max-pairs N] [--man-family-cap N] [--man-keep-stubs] [--force]
+ *
+ * The man benchmark drops stub pages and keeps at most --man-family-cap pages per command family (default
+ * MAN_BENCHMARK_FAMILY_CAP = 120, 0 = no cap): see src/eval/benchmarks/visible.ts for why.
  */
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { defaultCorpusRoots, readGettext, readManPages, readSotu, readWordnet } from "../src/corpora/index.ts";
@@ -20,6 +23,7 @@ import {
   buildManBenchmark,
   buildSotuBenchmark,
   buildWordnetBenchmark,
+  MAN_BENCHMARK_FAMILY_CAP,
 } from "../src/eval/benchmarks/visible.ts";
 
 const { values } = parseArgs({
@@ -29,6 +33,8 @@ const { values } = parseArgs({
     "max-queries": { type: "string", default: "500" },
     "max-documents": { type: "string", default: "5000" },
     "max-pairs": { type: "string", default: "500" },
+    "man-family-cap": { type: "string", default: String(MAN_BENCHMARK_FAMILY_CAP) },
+    "man-keep-stubs": { type: "boolean", default: false },
     force: { type: "boolean", default: false },
   },
 });
@@ -43,6 +49,15 @@ const size = {
   maxDocuments: positive("max-documents", values["max-documents"]),
 };
 const maxPairs = positive("max-pairs", values["max-pairs"]);
+const manFamilyCapText = values["man-family-cap"];
+if (!/^\d+$/.test(manFamilyCapText)) {
+  throw new Error(`--man-family-cap must be a non-negative integer (0 = no cap), got "${manFamilyCapText}"`);
+}
+const manOptions = {
+  ...size,
+  familyCap: Number(manFamilyCapText) === 0 ? Number.POSITIVE_INFINITY : Number(manFamilyCapText),
+  keepStubs: values["man-keep-stubs"],
+};
 const only = values.only.split(",").map((name) => name.trim()) as VisibleBenchmarkName[];
 for (const name of only) {
   if (!(name in VISIBLE_BENCHMARKS)) {
@@ -62,7 +77,13 @@ async function beir(name: VisibleBenchmarkName, build: () => Promise<BeirBenchma
   const started = performance.now();
   const benchmark = await build();
   await writeBeirBenchmark(dir, benchmark);
-  summary[name] = { documents: benchmark.corpus.length, queries: benchmark.queries.length };
+  summary[name] = {
+    documents: benchmark.corpus.length,
+    queries: benchmark.queries.length,
+    ...(name === "man"
+      ? { family_cap: Number.isFinite(manOptions.familyCap) ? manOptions.familyCap : null, stubs: manOptions.keepStubs }
+      : {}),
+  };
   console.error(
     `${name}: ${benchmark.queries.length} queries, ${benchmark.corpus.length} documents → ${dir} ` +
       `(${((performance.now() - started) / 1000).toFixed(1)} s)`,
@@ -72,7 +93,7 @@ async function beir(name: VisibleBenchmarkName, build: () => Promise<BeirBenchma
 for (const name of only) {
   if (name === "man") {
     await beir("man", () =>
-      buildManBenchmark(readManPages({ manDir: roots.manDir, include: (id) => isHeldOut("man", id) }), size),
+      buildManBenchmark(readManPages({ manDir: roots.manDir, include: (id) => isHeldOut("man", id) }), manOptions),
     );
   } else if (name === "wordnet") {
     await beir("wordnet", () => buildWordnetBenchmark(readWordnet({ wordnetDir: roots.wordnetDir }), size));
@@ -106,7 +127,10 @@ for (const name of only) {
 }
 
 await mkdir(outDir, { recursive: true });
+// Keep the counts of benchmarks built by earlier runs (a `--only man` rebuild must not forget bitext's).
+const manifestFile = path.join(outDir, "manifest.json");
+const previous = existsSync(manifestFile) ? JSON.parse(await readFile(manifestFile, "utf8")) : {};
 await writeFile(
-  path.join(outDir, "manifest.json"),
-  `${JSON.stringify({ benchmarks: VISIBLE_BENCHMARKS, built: summary }, null, 2)}\n`,
+  manifestFile,
+  `${JSON.stringify({ benchmarks: VISIBLE_BENCHMARKS, built: { ...previous.built, ...summary } }, null, 2)}\n`,
 );

@@ -5,7 +5,7 @@ import type { GettextMessage } from "../../src/corpora/gettext.ts";
 import type { ManPage } from "../../src/corpora/man.ts";
 import type { SotuAddress } from "../../src/corpora/sotu.ts";
 import type { Synset } from "../../src/corpora/wordnet.ts";
-import { isHeldOut } from "../../src/data/split.ts";
+import { HELD_OUT_PERCENT, isHeldOut } from "../../src/data/split.ts";
 import { loadBeirDataset } from "../../src/eval/beir.ts";
 import { writeBeirBenchmark } from "../../src/eval/benchmarks/beir-writer.ts";
 import {
@@ -14,7 +14,11 @@ import {
   buildSotuBenchmark,
   buildWordnetBenchmark,
   cleanUiString,
+  isStubManPage,
+  MAN_BENCHMARK_FAMILY_CAP,
+  manPageFamily,
 } from "../../src/eval/benchmarks/visible.ts";
+import { MAN_FAMILY_CAP, manFamily } from "../../src/synth/offline/man.ts";
 import { tempDir } from "./helpers.ts";
 
 /** `count` ids of the form prefix+n on the wanted side of the shared held-out rule. */
@@ -45,12 +49,17 @@ describe("visible benchmark builders keep only held-out documents", () => {
   it("man: summary → description, training-side pages and duplicate descriptions dropped", async () => {
     const held = idsOnSide("man", "1/cmd", true, 3);
     const trained = idsOnSide("man", "1/cmd", false, 2);
+    const ls = "List information about the FILEs (the current directory by default), sorted alphabetically.";
     const benchmark = await buildManBenchmark([
-      manPage(held[0]!, "list directory contents", "List information about the FILEs."),
-      manPage(trained[0]!, "copy files", "Copy SOURCE to DEST."),
-      manPage(held[1]!, "alias of the first", "List information about the FILEs."),
-      manPage(held[2]!, "remove files", "rm removes each specified file."),
-      manPage(trained[1]!, "move files", "Rename SOURCE to DEST."),
+      manPage(held[0]!, "list directory contents", ls),
+      manPage(trained[0]!, "copy files", "Copy SOURCE to DEST, or multiple SOURCE(s) to DIRECTORY, keeping modes."),
+      manPage(held[1]!, "alias of the first", ls),
+      manPage(
+        held[2]!,
+        "remove files",
+        "rm removes each specified file. By default, it does not remove directories or their contents.",
+      ),
+      manPage(trained[1]!, "move files", "Rename SOURCE to DEST, or move SOURCE(s) to DIRECTORY, across filesystems."),
     ]);
     assert.deepEqual(benchmark.corpus.map((d) => d.id).sort(), [held[0]!, held[2]!].sort());
     assert.deepEqual(benchmark.queries.find((q) => q.id === held[0])?.text, "list directory contents");
@@ -64,6 +73,55 @@ describe("visible benchmark builders keep only held-out documents", () => {
     const loaded = await loadBeirDataset(path.join(dir, "man"));
     assert.equal(loaded.corpus.length, 2);
     assert.equal(loaded.qrels.get(held[2]!)?.get(held[2]!), 1);
+  });
+
+  it("man: stub pages (description restates the summary) are dropped unless keepStubs", async () => {
+    const [stub, real] = idsOnSide("man", "1/tool", true, 2);
+    const pages = [
+      manPage(stub!, "create a new access level", "Create a new access level in a given access policy."),
+      manPage(
+        real!,
+        "compute checksums",
+        "Print or verify checksums. By default use the 32 bit CRC algorithm and read standard input.",
+      ),
+    ];
+    assert.equal(isStubManPage("update a domain mapping", "Updates a domain mapping."), true);
+    assert.equal(
+      isStubManPage("list nodes", "List nodes of a cluster. The nodes are listed with their state, zone and size."),
+      true, // restates the summary with fewer than 80 characters added
+    );
+    assert.deepEqual(
+      (await buildManBenchmark(pages)).corpus.map((d) => d.id),
+      [real],
+    );
+    assert.deepEqual(
+      (await buildManBenchmark(pages, { keepStubs: true })).corpus.map((d) => d.id).sort(),
+      [stub, real].sort(),
+    );
+  });
+
+  it("man: each command family is capped; the cap matches the generator's share of held-out pages", async () => {
+    const description = (n: number) =>
+      `Page ${n} of a large command family, documenting a subcommand with enough words to not be a stub page.`;
+    const family = idsOnSide("man", "1/gcloud_sub", true, 7).map((id, n) =>
+      manPage(id, `subcommand ${n}`, description(n)),
+    );
+    const [other] = idsOnSide("man", "1/ls", true, 1);
+    const pages = [...family, manPage(other!, "list directory contents", description(99))];
+    const capped = await buildManBenchmark(pages, { familyCap: 3 });
+    assert.equal(capped.corpus.filter((d) => d.id.startsWith("1/gcloud_sub")).length, 3);
+    assert.ok(capped.corpus.some((d) => d.id === other));
+    assert.deepEqual(capped.queries.map((q) => q.id).sort(), capped.corpus.map((d) => d.id).sort());
+    // Deterministic: the same pages survive whatever the input order.
+    const reversed = await buildManBenchmark([...pages].reverse(), { familyCap: 3 });
+    assert.deepEqual(reversed.corpus.map((d) => d.id).sort(), capped.corpus.map((d) => d.id).sort());
+    assert.equal((await buildManBenchmark(pages, { familyCap: Number.POSITIVE_INFINITY })).corpus.length, 8);
+
+    // Same family rule and the same share as the offline generator's cap over all pages.
+    for (const name of ["gcloud_alpha_compute", "git-grep", "pg_dump", "EVP_DigestInit.3ssl", "ls", "x86:io"]) {
+      assert.equal(manPageFamily(name), manFamily(name));
+    }
+    assert.equal(MAN_BENCHMARK_FAMILY_CAP, (MAN_FAMILY_CAP * HELD_OUT_PERCENT) / 100);
   });
 
   it("wordnet: definition → words; synsets with the same words share one document", async () => {
