@@ -78,7 +78,8 @@ export class LanceE5VectorStore extends VectorStore {
     if (!SEARCH_MODES.includes(mode)) {
       throw new SearchRequestError("mode", `unknown mode "${mode}"; modes: ${SEARCH_MODES.join(", ")}`);
     }
-    super(embeddings, config);
+    // LangChain keeps these kwargs for serialisation and tracing: never the connection or storage credentials.
+    super(embeddings, { table: config.table, mode });
     this.config = config;
     this.tableName = config.table ?? DEFAULT_TABLE;
     this.mode = mode;

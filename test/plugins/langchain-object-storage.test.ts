@@ -41,6 +41,7 @@ describe("LanceE5VectorStore on object storage (local s3rver)", () => {
       db,
       storageOptions: s3.storageOptions,
     });
+    assert.doesNotMatch(JSON.stringify(store.lc_kwargs), /aws_secret_access_key/, "no credentials kept for tracing");
     const [vector] = await embeddings.embedDocuments([CORPUS[2]!.text]);
     const [[self, cosine]] = (await store.similaritySearchVectorWithScore(vector!, 1)) as [[Document, number]];
     assert.equal(self.id, CORPUS[2]!.id);
