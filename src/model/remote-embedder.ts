@@ -201,11 +201,16 @@ class RemoteEmbedder implements Embedder {
     const results = new Array<Float32Array>(texts.length);
     let next = 0;
     let done = 0;
+    let failed = false;
     const worker = async () => {
-      while (next < starts.length) {
+      // After one request fails for good, the other workers stop taking batches: the call fails anyway.
+      while (!failed && next < starts.length) {
         const start = starts[next++] as number;
         const batch = texts.slice(start, start + batchSize);
-        const vectors = await this.request(batch, dims, options.truncate !== false);
+        const vectors = await this.request(batch, dims, options.truncate !== false).catch((error: unknown) => {
+          failed = true;
+          throw error;
+        });
         vectors.forEach((vector, i) => {
           results[start + i] = vector;
         });

@@ -191,6 +191,18 @@ describe("against a real lance-e5 server", () => {
       const pinnedEmbedder = await remote({ source: { kind: "directory", dir: pinned } });
       assert.equal(pinnedEmbedder.identity.hash, local.identity.hash);
 
+      // A descriptor with an onnx block is contradictory.
+      const contradictory = path.join(dir, "contradictory");
+      mkdirSync(contradictory);
+      writeFileSync(
+        path.join(contradictory, "lance-e5.json"),
+        JSON.stringify({ ...descriptor, onnx: local.config.onnx }),
+      );
+      await assert.rejects(
+        remote({ source: { kind: "directory", dir: contradictory } }),
+        /must not have an onnx block/,
+      );
+
       // The local runtime refuses a descriptor and says what to do instead.
       await assert.rejects(loadEmbedder(dir), (error: Error) => {
         assert.ok(error instanceof ModelDirectoryError);
@@ -319,6 +331,15 @@ describe("against a fake endpoint (failure modes)", () => {
     f.push({ status: 400, body: { error: { message: "input is bad" } } });
     await assert.rejects(embedder.embedDocuments(["hello"]), /HTTP 400: input is bad/);
     assert.equal(f.requests.length, 4);
+  });
+
+  test("after a request fails for good, no further batches are sent", async () => {
+    const f = await fake();
+    f.push({ status: 400, body: { error: { message: "refused" } } });
+    const embedder = await remote({ url: f.url, ...flags(), batchSize: 1, concurrency: 2 });
+    const texts = Array.from({ length: 20 }, (_, i) => `text ${i}`);
+    await assert.rejects(embedder.embedDocuments(texts), /HTTP 400: refused/);
+    assert.ok(f.requests.length <= 3, `${f.requests.length} requests`);
   });
 
   test("a request that hangs times out, is retried, then fails as unreachable", async () => {
