@@ -15,6 +15,25 @@ export class IngestOptionsError extends Error {
 }
 
 /**
+ * --delete-missing deletes every stored source that is not listed now. A mistyped path, an empty glob or an
+ * unmounted (empty) folder would list nothing and so delete everything: refuse before anything is written.
+ */
+function refuseUnsafeDelete(listing: ListedSources): void {
+  if (listing.unmatched.length > 0) {
+    throw new IngestOptionsError(
+      `--delete-missing refused: ${listing.unmatched.map((s) => JSON.stringify(s)).join(", ")} matched nothing ` +
+        "(it would delete every stored chunk of those sources); fix the path or drop --delete-missing",
+    );
+  }
+  if (listing.files.length === 0 && !listing.stdin) {
+    throw new IngestOptionsError(
+      "--delete-missing refused: the sources list no files at all (it would empty the table); " +
+        "to delete a table on purpose, drop it",
+    );
+  }
+}
+
+/**
  * Lists the sources up front (for the progress total and --delete-missing), then reads them lazily one at a
  * time: a file's documents are yielded as soon as it is parsed, skip reasons go to `listing.failures`.
  */
@@ -28,6 +47,7 @@ export async function readSourceItems(
   }
   const listing = await listSources(options.sources, options.root);
   if (listing.stdin && !options.sourceId) throw new IngestOptionsError('reading stdin ("-") needs --source-id');
+  if (options.deleteMissing) refuseUnsafeDelete(listing);
   if (options.shard) {
     const problem = shardProblem(options.shard);
     if (problem) throw new IngestOptionsError(`shard ${options.shard.index}/${options.shard.count}: ${problem}`);

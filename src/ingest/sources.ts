@@ -26,6 +26,8 @@ export interface ListedSources {
   /** True when "-" (stdin) was among the sources. */
   stdin: boolean;
   failures: IngestFailure[];
+  /** Arguments that named nothing (path not found, glob without matches): --delete-missing must not run then. */
+  unmatched: string[];
 }
 
 function toPosix(p: string): string {
@@ -67,6 +69,7 @@ async function walkFolder(dir: string): Promise<string[]> {
 export async function listSources(sources: readonly string[], root?: string): Promise<ListedSources> {
   const files: SourceFile[] = [];
   const failures: IngestFailure[] = [];
+  const unmatched: string[] = [];
   const seen = new Map<string, string>();
   let stdin = false;
   const add = async (file: string, base: string) => {
@@ -98,14 +101,18 @@ export async function listSources(sources: readonly string[], root?: string): Pr
       await add(source, path.dirname(path.resolve(source)));
     } else if (isDynamicPattern(source)) {
       const matches = await glob(source, { onlyFiles: true, absolute: true, dot: false });
-      if (matches.length === 0) failures.push({ source, reason: "glob matched no files" });
+      if (matches.length === 0) {
+        failures.push({ source, reason: "glob matched no files" });
+        unmatched.push(source);
+      }
       const base = globBase(source);
       for (const file of matches.sort()) await add(file, base);
     } else {
       failures.push({ source, reason: "not found" });
+      unmatched.push(source);
     }
   }
-  return { files, stdin, failures };
+  return { files, stdin, failures, unmatched };
 }
 
 /** Why a file's bytes cannot be ingested as text, or null when they can. */

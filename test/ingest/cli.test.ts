@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { corpusCopy, FIXTURE_MODELS, REPO, readRows, tempDir } from "./helpers.ts";
@@ -70,5 +70,25 @@ describe("lance-e5 ingest (CLI)", () => {
     assert.equal(other.status, 2);
     assert.match(other.stderr, /tiny-mistral.*tiny-qwen3/s);
     assert.equal((await readRows(db)).length, 1, "nothing stored lost");
+  });
+
+  it("refuses --delete-missing when a source matched nothing (mistyped path, empty glob or folder): nothing deleted", async () => {
+    const root = tempDir();
+    const corpus = corpusCopy(2, root);
+    const db = path.join(root, "db");
+    assert.equal(ingest([corpus, "--db", db, "--json", "--chunk-tokens", "64"]).status, 0);
+    const before = (await readRows(db)).length;
+    assert.ok(before > 0);
+
+    const typo = ingest([path.join(root, "corpsu"), "--db", db, "--delete-missing", "--json"]);
+    assert.equal(typo.status, 2, typo.stderr);
+    assert.match(typo.stderr, /--delete-missing refused: .*corpsu.* matched nothing/);
+    const glob = ingest([path.join(root, "*.nothing"), "--db", db, "--delete-missing"]);
+    assert.equal(glob.status, 2, glob.stderr);
+    mkdirSync(path.join(root, "empty"));
+    const empty = ingest([path.join(root, "empty"), "--db", db, "--delete-missing"]);
+    assert.equal(empty.status, 2, empty.stderr);
+    assert.match(empty.stderr, /no files at all/);
+    assert.equal((await readRows(db)).length, before, "nothing stored lost");
   });
 });
