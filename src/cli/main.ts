@@ -16,7 +16,9 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
-    process.exitCode = error.exitCode;
+    // Commander has printed the problem (bad flag value, unknown option, missing argument); its exit code is 1
+    // for all of them, but lance-e5's contract is 2 for usage errors. --help and --version keep their 0.
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
   } else {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`lance-e5: ${message}\n`);
