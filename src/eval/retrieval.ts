@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ingestDocuments } from "../ingest/index.ts";
 import type { IngestDocument, IngestReport } from "../ingest/types.ts";
+import type { DbLike } from "../lancedb/connection.ts";
 import type { Embedder } from "../model/embedder.ts";
 import { MAX_K, openSearchTarget, type SearchTarget, search } from "../search/index.ts";
 import { type BeirDataset, type BeirDocument, documentText } from "./beir.ts";
@@ -67,8 +68,8 @@ export interface EvaluateRetrievalOptions {
   instruction: QueryInstruction;
   /** Documents ranked per query (Recall@100 needs k ≥ 100). */
   k: number;
-  /** Keep the index in this database; default: a temporary directory removed afterwards. */
-  db?: string;
+  /** Keep the index in this database (path, URI or connection); default: a temporary directory removed afterwards. */
+  db?: DbLike;
   /** Table name (default "beir"). */
   table?: string;
   /** One vector per document instead of chunks (ingest --whole). */

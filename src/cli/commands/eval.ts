@@ -2,11 +2,13 @@ import type { Command } from "commander";
 import { loadBeirDataset } from "../../eval/beir.ts";
 import { evaluateRetrieval, type QueryInstruction, RETRIEVAL_MODES, type RetrievalMode } from "../../eval/retrieval.ts";
 import { isTaskName, UnknownTaskError } from "../../instructions/index.ts";
+import { connectDb } from "../../lancedb/connection.ts";
 import { MAX_K } from "../../search/index.ts";
 import type { EmbedderCliOptions } from "../embedder-options.ts";
+import { type StorageOptionFlags, storageOptionFlag, storageOptionsOf } from "../storage-options.ts";
 import { fixed, loadEvalEmbedder, printResult, usageError } from "./eval-shared.ts";
 
-interface EvalFlags extends EmbedderCliOptions {
+interface EvalFlags extends StorageOptionFlags, EmbedderCliOptions {
   model?: string;
   mode: string;
   task?: string;
@@ -84,7 +86,11 @@ export function registerEval(program: Command): void {
     .option("--no-instruction", "embed queries exactly as given (no instruction)")
     .option("--k <n>", "documents ranked per query (Recall@100 needs 100)", "100")
     .option("--long-context", "load the model with its long-context RoPE base and max length")
-    .option("--db <dir>", "keep the index in this LanceDB directory (re-runs reuse it); default: a temporary one")
+    .option(
+      "--db <dir>",
+      "keep the index in this LanceDB directory or URI (re-runs reuse it); default: a temporary one",
+    )
+    .addOption(storageOptionFlag())
     .option("--table <name>", "table name inside --db", "beir")
     .option("--split <name>", "qrels file qrels/<split>.tsv", "test")
     .option("--whole", "one vector per document (truncated) instead of chunks")
@@ -92,6 +98,7 @@ export function registerEval(program: Command): void {
     .option("--json", "print one object: ndcg@10, mrr@10, recall@1, recall@10, recall@100, queries, seconds")
     .action(async (dir: string, flags: EvalFlags) => {
       const settings = parseEvalFlags(flags);
+      const storageOptions = storageOptionsOf(flags);
       if (settings.k < 100) {
         process.stderr.write(`note: --k ${settings.k} < 100, so recall@100 counts only the top ${settings.k}\n`);
       }
@@ -102,7 +109,7 @@ export function registerEval(program: Command): void {
           dataset,
           embedder,
           ...settings,
-          db: flags.db,
+          db: flags.db === undefined ? undefined : await connectDb(flags.db, { storageOptions }),
           table: flags.table,
           whole: flags.whole,
           onQuery: flags.json ? undefined : progress,

@@ -4,11 +4,13 @@ import { resolveModelDir } from "../../defaults.ts";
 import { heldOutSotuSentences } from "../../eval/passkey/haystack.ts";
 import { passkeyPlotSvg } from "../../eval/passkey/plot.ts";
 import { formatPasskeyTable, type PasskeyVariant, runPasskey } from "../../eval/passkey/run.ts";
+import { connectDb } from "../../lancedb/connection.ts";
 import { readModelConfig } from "../../model/index.ts";
 import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
+import { type StorageOptionFlags, storageOptionFlag, storageOptionsOf } from "../storage-options.ts";
 import { usageError } from "./eval-shared.ts";
 
-interface PasskeyFlags extends EmbedderCliOptions {
+interface PasskeyFlags extends StorageOptionFlags, EmbedderCliOptions {
   model?: string;
   lengths: string;
   candidates: string;
@@ -43,7 +45,8 @@ export function registerPasskey(program: Command): void {
     .option("--rope-base <list>", "RoPE bases to run at (default: the model's native and its long_context base)")
     .option("--variant <v>", "passkey | needle | passkey,needle", "passkey")
     .option("--seed <n>", "seed of names, keys and positions", "0")
-    .option("--db <dir>", "keep the tables in this LanceDB directory (default: a temporary one)")
+    .option("--db <dir>", "keep the tables in this LanceDB directory or URI (default: a temporary one)")
+    .addOption(storageOptionFlag())
     .option("--json", "print one object: {instruction, results: [...], fulltext: [...]}")
     .option("--plot <file.svg>", "write an SVG plot of accuracy against length")
     .action(async (flags: PasskeyFlags) => {
@@ -56,6 +59,7 @@ export function registerPasskey(program: Command): void {
         if (v !== "passkey" && v !== "needle") throw usageError(`--variant must be passkey or needle, got "${v}"`);
       }
       if (!/^\d+$/.test(flags.seed)) throw usageError(`--seed must be a non-negative integer, got "${flags.seed}"`);
+      const storageOptions = storageOptionsOf(flags);
       const modelDir = resolveModelDir(flags.model);
       let ropeBases: number[];
       if (flags.embedderUrl !== undefined) {
@@ -84,7 +88,7 @@ export function registerPasskey(program: Command): void {
         queries: queries!,
         seed: Number(flags.seed),
         haystack: variants.includes("needle") ? await heldOutSotuSentences() : undefined,
-        db: flags.db,
+        db: flags.db === undefined ? undefined : await connectDb(flags.db, { storageOptions }),
         onProgress: log,
       });
       if (flags.plot) await writeFile(flags.plot, passkeyPlotSvg(report));

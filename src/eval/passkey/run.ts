@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { ingestDocuments } from "../../ingest/index.ts";
 import { TASK_INSTRUCTIONS } from "../../instructions/index.ts";
-import { type Connection, connectDb } from "../../lancedb/connection.ts";
+import { type Connection, connectDb, type DbLike } from "../../lancedb/connection.ts";
 import type { Embedder } from "../../model/embedder.ts";
 import { openSearchTarget, search } from "../../search/index.ts";
 import { buildPool, type PasskeyPool } from "./documents.ts";
@@ -51,8 +51,8 @@ export interface PasskeyRunOptions {
   seed: number;
   /** Needle haystack sentences (held-out real text); required for the needle variant. */
   haystack?: string[];
-  /** Keep the tables here; default: a temporary directory removed afterwards. */
-  db?: string;
+  /** Keep the tables here (path, URI or connection); default: a temporary directory removed afterwards. */
+  db?: DbLike;
   onProgress?: (message: string) => void;
 }
 
@@ -60,8 +60,9 @@ export const PASSKEY_INSTRUCTION = TASK_INSTRUCTIONS.passkey;
 
 export async function runPasskey(options: PasskeyRunOptions): Promise<PasskeyReport> {
   const maxLength = Math.max(...options.lengths);
-  const dbDir = options.db ?? (await mkdtemp(path.join(os.tmpdir(), "lance-e5-passkey-")));
-  const db = await connectDb(dbDir);
+  const temporaryDir =
+    options.db === undefined ? await mkdtemp(path.join(os.tmpdir(), "lance-e5-passkey-")) : undefined;
+  const db = await connectDb(options.db ?? temporaryDir!);
   const report: PasskeyReport = { instruction: PASSKEY_INSTRUCTION, results: [], fulltext: [] };
   const pools = new Map<string, PasskeyPool>();
   try {
@@ -122,8 +123,9 @@ export async function runPasskey(options: PasskeyRunOptions): Promise<PasskeyRep
       }
     }
   } finally {
-    db.close();
-    if (!options.db) await rm(dbDir, { recursive: true, force: true });
+    // A connection handed in is the caller's to close.
+    if (typeof options.db !== "object") db.close();
+    if (temporaryDir) await rm(temporaryDir, { recursive: true, force: true });
   }
   return report;
 }
