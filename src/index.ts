@@ -4,6 +4,7 @@
  */
 export * from "./defaults.ts";
 export * from "./ingest/index.ts";
+export { IngestOptionsError } from "./ingest/source-items.ts";
 export * from "./instructions/index.ts";
 export * from "./model/index.ts";
 export * from "./search/index.ts";

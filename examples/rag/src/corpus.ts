@@ -1,5 +1,12 @@
 import { stat } from "node:fs/promises";
-import { type Embedder, type IngestReport, ingestSources, openSearchTarget, type SearchTarget } from "lance-e5";
+import {
+  type Embedder,
+  IngestOptionsError,
+  type IngestReport,
+  ingestSources,
+  openSearchTarget,
+  type SearchTarget,
+} from "lance-e5";
 
 export interface CorpusOptions {
   corpus: string;
@@ -36,6 +43,11 @@ export async function prepareCorpus(
     chunkTokens: options.chunkTokens,
     deleteMissing: true,
     defaultTask: options.task,
+  }).catch((error: unknown) => {
+    // e.g. a folder without a single file to read: ingest refuses rather than empty the table (deleteMissing).
+    if (error instanceof IngestOptionsError)
+      throw new CorpusError(`cannot ingest "${options.corpus}": ${error.message}`);
+    throw error;
   });
   if (report.chunks_added + report.chunks_updated + report.chunks_unchanged === 0) {
     const reasons = report.failures.map((f) => `${f.source}: ${f.reason}`).join("; ");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { DEFAULT_DB, SHIPPED_MODEL_DIR } from "lance-e5";
@@ -127,14 +127,29 @@ describe("npm start refuses bad setups with exit code 2 and a message", () => {
     }
   });
 
-  test("a folder with nothing to ingest", async () => {
+  test("a folder with files but no text to ingest", async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const corpus = path.join(dir, "corpus");
+      await mkdir(corpus);
+      await writeFile(path.join(corpus, "blank.txt"), "  \n\n ");
+      const { code, stderr } = await runApp(["--corpus", corpus, "--db", path.join(dir, "db")]);
+      assert.equal(code, 2);
+      assert.match(stderr, /^rag: nothing in ".*corpus" could be ingested/m);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("an empty folder", async () => {
     const { dir, cleanup } = await tempDir();
     try {
       const empty = path.join(dir, "empty");
       await mkdir(empty);
       const { code, stderr } = await runApp(["--corpus", empty, "--db", path.join(dir, "db")]);
       assert.equal(code, 2);
-      assert.match(stderr, /nothing in ".*" could be ingested \(no \.txt, \.md, \.html or \.jsonl files with text\)/);
+      // Refused by lance-e5's ingest (no files: it will not empty the table) or by the app's own zero-chunk check.
+      assert.match(stderr, /^rag: (cannot ingest|nothing in) ".*empty"/m);
     } finally {
       await cleanup();
     }
