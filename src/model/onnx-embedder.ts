@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { statSync } from "node:fs";
 import { copyFile, link, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import ort from "onnxruntime-node";
+import type { InferenceSession } from "onnxruntime-node";
 import { formatQuery, resolveInstruction } from "../instructions/index.ts";
-import { padBatch, planBatches } from "./batching.ts";
+import { type PaddedBatch, padBatch, planBatches } from "./batching.ts";
 import type { ModelConfig, ModelIdentity } from "./config.ts";
 import type { Embedder, EmbedOptions, EncodedText, LocalEmbedder, QueryOptions } from "./embedder.ts";
 import { EmbedOptionsError, InvalidInputError, ModelDirectoryError } from "./errors.ts";
@@ -15,11 +16,23 @@ import { fromFloat16Bits } from "./onnx-proto.ts";
 import { l2Normalize, lastTokenPool } from "./pooling.ts";
 import { applyRopeBase, RopeOverrideError, ropeCachePositions } from "./rope.ts";
 import { acquireSession, type SessionLease } from "./session-cache.ts";
+import {
+  openSessionRunner,
+  planSessions,
+  type RunnerTensor,
+  type SessionPlan,
+  type SessionRunner,
+} from "./session-runner.ts";
 import { type ModelTokenizer, validateText } from "./tokenize.ts";
 
 export interface LoadEmbedderOptions {
-  /** ORT intra-op threads. Default: env LANCE_E5_THREADS, else the number of CPUs. */
+  /** ORT threads in all (split between sessions). Default: env LANCE_E5_THREADS, else the number of CPUs. */
   threads?: number;
+  /**
+   * ORT sessions (worker threads) running batches at once. Default: env LANCE_E5_SESSIONS, else one per thread
+   * for models up to 256 MiB (data parallelism beats intra-op threads on small matrices) and one for larger.
+   */
+  sessions?: number;
   /** Use the config's `long_context` block (extended RoPE base and max length). */
   longContext?: boolean;
   /** RoPE base to run at (overrides the native one, or the long-context one). */
@@ -83,8 +96,10 @@ export async function loadEmbedder(modelDir: string, options: LoadEmbedderOption
     throw new EmbedOptionsError(`maxLength ${maxLength} exceeds the ${cachePositions} positions of the rotary caches`);
   }
 
-  const lease = await acquireSession({ modelPath: path.join(files.dir, config.onnx.file), ropeBase, threads }, () =>
-    createCheckedSession(files, ropeBase, threads),
+  const plan = planSessions(threads, modelBytes(files), resolveSessions(options.sessions));
+  const lease = await acquireSession(
+    { modelPath: path.join(files.dir, config.onnx.file), ropeBase, threads, sessions: plan.sessions },
+    () => createCheckedSession(files, ropeBase, plan),
   );
   return new OnnxEmbedder(config, identityAtRopeBase(files.identity, config.rope.base, ropeBase), tokenizer, lease, {
     maxLength,
@@ -93,24 +108,45 @@ export async function loadEmbedder(modelDir: string, options: LoadEmbedderOption
   });
 }
 
-async function createCheckedSession(
-  files: ModelFiles,
-  ropeBase: number,
-  threads: number,
-): Promise<ort.InferenceSession> {
-  const { dir, config, tokenizer } = files;
-  const sessionOptions: ort.InferenceSession.SessionOptions = {
+/** Session count from the option, else LANCE_E5_SESSIONS, else undefined (planSessions decides). */
+export function resolveSessions(sessions?: number): number | undefined {
+  const fromEnv = process.env.LANCE_E5_SESSIONS;
+  const value = sessions ?? (fromEnv !== undefined && fromEnv !== "" ? Number(fromEnv) : undefined);
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+    throw new EmbedOptionsError(
+      `sessions must be a positive integer, got ${sessions !== undefined ? sessions : `LANCE_E5_SESSIONS=${fromEnv}`}`,
+    );
+  }
+  return value;
+}
+
+/** Bytes of the graph and its external data (what each extra session would hold again). */
+function modelBytes(files: ModelFiles): number {
+  return [files.config.onnx.file, ...files.externalFiles].reduce(
+    (sum, file) => sum + statSync(path.join(files.dir, file)).size,
+    0,
+  );
+}
+
+/** ORT session options for one worker session; the bench's ceiling uses the same. */
+export function sessionOptionsFor(plan: SessionPlan): InferenceSession.SessionOptions {
+  return {
     executionProviders: ["cpu"],
-    intraOpNumThreads: threads,
+    intraOpNumThreads: plan.threadsPerSession,
     interOpNumThreads: 1,
     executionMode: "sequential",
     graphOptimizationLevel: "all",
   };
-  let session: ort.InferenceSession;
+}
+
+async function createCheckedSession(files: ModelFiles, ropeBase: number, plan: SessionPlan): Promise<SessionRunner> {
+  const { dir, config, tokenizer } = files;
+  const open = (model: string | Uint8Array) => openSessionRunner(model, plan, sessionOptionsFor(plan));
+  let session: SessionRunner;
   try {
     if (ropeBase === config.rope.base) {
       // Unedited: load by path so ORT resolves external data next to the file itself.
-      session = await ort.InferenceSession.create(path.join(dir, config.onnx.file), sessionOptions);
+      session = await open(path.join(dir, config.onnx.file));
     } else {
       let edited: Uint8Array;
       try {
@@ -119,7 +155,7 @@ async function createCheckedSession(
         if (error instanceof RopeOverrideError) throw new ModelDirectoryError(dir, error.message, { cause: error });
         throw error;
       }
-      session = await createFromEditedBytes(dir, edited, files.externalFiles, sessionOptions);
+      session = await createFromEditedBytes(dir, edited, files.externalFiles, open);
     }
   } catch (error) {
     if (error instanceof ModelDirectoryError) throw error;
@@ -150,18 +186,18 @@ async function createFromEditedBytes(
   dir: string,
   edited: Uint8Array,
   externalFiles: string[],
-  sessionOptions: ort.InferenceSession.SessionOptions,
-): Promise<ort.InferenceSession> {
-  if (externalFiles.length === 0) return ort.InferenceSession.create(edited, sessionOptions);
+  open: (model: string | Uint8Array) => Promise<SessionRunner>,
+): Promise<SessionRunner> {
+  if (externalFiles.length === 0) return open(edited);
   const beside = path.join(dir, `.lance-e5-rope-${process.pid}-${randomUUID()}.onnx`);
   try {
     await writeFile(beside, edited);
   } catch (error) {
     if (!["EACCES", "EPERM", "EROFS"].includes((error as NodeJS.ErrnoException).code ?? "")) throw error;
-    return createInTempCopy(dir, edited, externalFiles, sessionOptions);
+    return createInTempCopy(dir, edited, externalFiles, open);
   }
   try {
-    return await ort.InferenceSession.create(beside, sessionOptions);
+    return await open(beside);
   } finally {
     await rm(beside, { force: true });
   }
@@ -171,8 +207,8 @@ async function createInTempCopy(
   dir: string,
   edited: Uint8Array,
   externalFiles: string[],
-  sessionOptions: ort.InferenceSession.SessionOptions,
-): Promise<ort.InferenceSession> {
+  open: (model: string | Uint8Array) => Promise<SessionRunner>,
+): Promise<SessionRunner> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), "lance-e5-rope-"));
   try {
     for (const file of externalFiles) {
@@ -182,13 +218,13 @@ async function createInTempCopy(
       );
     }
     await writeFile(path.join(tmp, "model.onnx"), edited);
-    return await ort.InferenceSession.create(path.join(tmp, "model.onnx"), sessionOptions);
+    return await open(path.join(tmp, "model.onnx"));
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 }
 
-function checkGraphNames(dir: string, config: ModelConfig, session: ort.InferenceSession): void {
+function checkGraphNames(dir: string, config: ModelConfig, session: SessionRunner): void {
   const wanted = Object.values(config.onnx.inputs) as string[];
   for (const name of wanted) {
     if (!session.inputNames.includes(name)) {
@@ -218,10 +254,10 @@ async function probeSession(
   dir: string,
   config: ModelConfig,
   tokenizer: ModelTokenizer,
-  session: ort.InferenceSession,
+  session: SessionRunner,
 ): Promise<void> {
   const ids = [tokenizer.maxTokenId, config.tokens.eos_id];
-  let output: ort.Tensor;
+  let output: RunnerTensor;
   try {
     output = (await runBatch(config, session, padBatch([ids], config.tokens.eos_id, "right"))).output;
   } catch (error) {
@@ -247,21 +283,25 @@ async function probeSession(
   }
 }
 
-async function runBatch(
-  config: ModelConfig,
-  session: ort.InferenceSession,
-  batch: ReturnType<typeof padBatch>,
-): Promise<{ output: ort.Tensor; values: ArrayLike<number> }> {
-  const shape = [batch.batch, batch.seqLength];
-  const feeds: Record<string, ort.Tensor> = {
-    [config.onnx.inputs.input_ids]: new ort.Tensor("int64", batch.inputIds, shape),
-    [config.onnx.inputs.attention_mask]: new ort.Tensor("int64", batch.attentionMask, shape),
+/** The graph's feeds for a padded batch (the batch's id/mask/position buffers are handed over, not copied). */
+export function batchFeeds(config: ModelConfig, batch: PaddedBatch): Record<string, RunnerTensor> {
+  const dims = [batch.batch, batch.seqLength];
+  const feeds: Record<string, RunnerTensor> = {
+    [config.onnx.inputs.input_ids]: { type: "int64", data: batch.inputIds, dims },
+    [config.onnx.inputs.attention_mask]: { type: "int64", data: batch.attentionMask, dims },
   };
   if (config.onnx.inputs.position_ids !== undefined) {
-    feeds[config.onnx.inputs.position_ids] = new ort.Tensor("int64", batch.positionIds, shape);
+    feeds[config.onnx.inputs.position_ids] = { type: "int64", data: batch.positionIds, dims };
   }
-  const results = await session.run(feeds, [config.onnx.output]);
-  const output = results[config.onnx.output] as ort.Tensor;
+  return feeds;
+}
+
+async function runBatch(
+  config: ModelConfig,
+  session: SessionRunner,
+  batch: PaddedBatch,
+): Promise<{ output: RunnerTensor; values: ArrayLike<number> }> {
+  const output = await session.run(batchFeeds(config, batch), config.onnx.output);
   let values: ArrayLike<number>;
   if (output.type === "float32") values = output.data as Float32Array;
   else if (output.type === "float16") {
@@ -352,49 +392,86 @@ class OnnxEmbedder implements Embedder {
   }
 
   private async embedFormatted(texts: string[], options: EmbedOptions): Promise<Float32Array[]> {
+    return this.embedIds(
+      texts.length,
+      (index) => {
+        const result = this.tokenizer.encode(texts[index] as string, this.maxLength);
+        if (result.truncated && options.truncate === false) {
+          throw new InvalidInputError(index, `text is longer than ${this.maxLength} tokens and truncate is false`);
+        }
+        return result.ids;
+      },
+      options,
+    );
+  }
+
+  /**
+   * Embeds `count` inputs whose model ids come from `idsAt(i)`. Inputs are tokenised in growing groups (16, 32,
+   * 64, … inputs); each group's length-sorted batches go to the session workers as soon as the group is done, so
+   * the next group is tokenised while they run. At most `parallelism + 1` runs are queued per call, so concurrent
+   * calls (server requests) interleave instead of waiting behind a long one, and memory stays bounded.
+   */
+  private async embedIds(
+    count: number,
+    idsAt: (index: number) => number[],
+    options: EmbedOptions,
+  ): Promise<Float32Array[]> {
     if (this.disposed) throw new Error("this embedder was disposed");
     const dims = this.outputDims(options);
-    const encoded = texts.map((text, index) => {
-      const result = this.tokenizer.encode(text, this.maxLength);
-      if (result.truncated && options.truncate === false) {
-        throw new InvalidInputError(index, `text is longer than ${this.maxLength} tokens and truncate is false`);
-      }
-      return result.ids;
-    });
-    const results = new Array<Float32Array>(texts.length);
-    const padId = this.config.tokens.pad_id ?? this.config.tokens.eos_id;
     const { session } = this.lease;
+    const { hidden_size: hidden, onnx } = this.config;
+    const padId = this.config.tokens.pad_id ?? this.config.tokens.eos_id;
+    const results = new Array<Float32Array>(count);
+    const window = session.parallelism + 1;
+    const inFlight = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
     let done = 0;
-    for (const plan of planBatches(
-      encoded.map((ids) => ids.length),
-      this.settings.budget,
-      Number.POSITIVE_INFINITY,
-    )) {
-      const batch = padBatch(
-        plan.rows.map((i) => encoded[i] as number[]),
-        padId,
-        this.settings.paddingSide,
-      );
-      const { values } = await runBatch(this.config, session, batch);
-      plan.rows.forEach((textIndex, row) => {
-        const vector = this.config.onnx.pooling_in_graph
-          ? lastTokenPool(values, 1, this.config.hidden_size, row, 0, dims)
-          : lastTokenPool(
-              values,
-              batch.seqLength,
-              this.config.hidden_size,
-              row,
-              batch.lastTokenIndex[row] as number,
-              dims,
-            );
-        results[textIndex] = this.config.normalize ? l2Normalize(vector) : vector;
-      });
-      done += plan.rows.length;
-      options.onProgress?.(done, texts.length);
+    try {
+      for (let start = 0, size = FIRST_GROUP; start < count && !failure; start += size, size *= 2) {
+        const group: number[][] = [];
+        for (let i = start; i < Math.min(count, start + size); i++) group.push(idsAt(i));
+        for (const plan of planBatches(
+          group.map((ids) => ids.length),
+          this.settings.budget,
+          Number.POSITIVE_INFINITY,
+        )) {
+          while (inFlight.size >= window && !failure) await Promise.race(inFlight);
+          if (failure) break;
+          const batch = padBatch(
+            plan.rows.map((r) => group[r] as number[]),
+            padId,
+            this.settings.paddingSide,
+          );
+          const task: Promise<void> = runBatch(this.config, session, batch).then(
+            ({ values }) => {
+              plan.rows.forEach((r, row) => {
+                const vector = onnx.pooling_in_graph
+                  ? lastTokenPool(values, 1, hidden, row, 0, dims)
+                  : lastTokenPool(values, batch.seqLength, hidden, row, batch.lastTokenIndex[row] as number, dims);
+                results[start + r] = this.config.normalize ? l2Normalize(vector) : vector;
+              });
+              done += plan.rows.length;
+              options.onProgress?.(done, count);
+            },
+            (error: unknown) => {
+              failure ??= { error };
+            },
+          );
+          const tracked = task.finally(() => inFlight.delete(tracked));
+          inFlight.add(tracked);
+        }
+      }
+    } finally {
+      // Runs never reject (failures are recorded), so this only waits for them, also when idsAt threw.
+      await Promise.all(inFlight);
     }
+    if (failure) throw failure.error;
     return results;
   }
 }
+
+/** Inputs in the first tokenisation group of a call (see embedIds); later groups double. */
+const FIRST_GROUP = 16;
 
 function checkArray(texts: unknown): asserts texts is unknown[] {
   if (!Array.isArray(texts)) throw new InvalidInputError(0, "expected an array of strings");

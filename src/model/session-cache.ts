@@ -1,14 +1,15 @@
-import type { InferenceSession } from "onnxruntime-node";
+import type { SessionRunner } from "./session-runner.ts";
 
 /**
- * ORT sessions shared by every embedder in the process, keyed by (model path, RoPE base, threads).
+ * ORT session runners (worker sessions) shared by every embedder in the process, keyed by (model path, RoPE base,
+ * threads, sessions).
  * It must be module-level: LanceDB constructs a new embedding-function object (and so a new embedder) on every
  * add, mergeInsert and search, and creating a session costs seconds for real models.
  * Entries are reference-counted so `dispose()` of one embedder does not pull a session from under another.
  */
 
 interface Entry {
-  session: Promise<InferenceSession>;
+  session: Promise<SessionRunner>;
   refs: number;
 }
 
@@ -18,16 +19,17 @@ export interface SessionKey {
   modelPath: string;
   ropeBase: number;
   threads: number;
+  sessions: number;
 }
 
 export interface SessionLease {
-  session: InferenceSession;
+  session: SessionRunner;
   /** Drops this holder's reference; the session is released when the last holder lets go. */
   release(): Promise<void>;
 }
 
-export async function acquireSession(key: SessionKey, create: () => Promise<InferenceSession>): Promise<SessionLease> {
-  const id = JSON.stringify([key.modelPath, key.ropeBase, key.threads]);
+export async function acquireSession(key: SessionKey, create: () => Promise<SessionRunner>): Promise<SessionLease> {
+  const id = JSON.stringify([key.modelPath, key.ropeBase, key.threads, key.sessions]);
   let entry = sessions.get(id);
   if (entry === undefined) {
     const created: Entry = { session: create(), refs: 0 };
@@ -39,7 +41,7 @@ export async function acquireSession(key: SessionKey, create: () => Promise<Infe
     entry = created;
   }
   entry.refs++;
-  let session: InferenceSession;
+  let session: SessionRunner;
   try {
     session = await entry.session;
   } catch (error) {
