@@ -1,11 +1,12 @@
 import type { Command } from "commander";
-import { DEFAULT_DB, DEFAULT_TABLE } from "../../defaults.ts";
+import { DEFAULT_TABLE } from "../../defaults.ts";
 import { ingestSources } from "../../ingest/index.ts";
 import { formatShard, parseShard, type Shard, ShardSpecError } from "../../ingest/shard.ts";
 import { IngestOptionsError } from "../../ingest/source-items.ts";
 import type { IngestReport } from "../../ingest/types.ts";
 import { connectDb } from "../../lancedb/connection.ts";
 import { ModelMismatchError, NotALanceE5TableError } from "../../lancedb/errors.ts";
+import { dbOption } from "../db-option.ts";
 import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
 import { nonNegativeInt, positiveInt } from "../parsers.ts";
@@ -47,7 +48,7 @@ export function registerIngest(program: Command): void {
     .command("ingest")
     .description("embed files, folders, globs or stdin (-) into a LanceDB table; re-running is idempotent")
     .argument("<sources...>", "files, folders, globs (.txt .md .html .jsonl, BEIR corpus.jsonl), or - for stdin")
-    .option("--db <dir>", "LanceDB database directory or URI", DEFAULT_DB)
+    .addOption(dbOption())
     .addOption(storageOptionFlag())
     .option("--table <name>", "table name", DEFAULT_TABLE)
     .option("--model <dir>", "model directory (default: $LANCE_E5_MODEL, else the shipped model)")

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { DEFAULT_DB, DEFAULT_TABLE } from "../../defaults.ts";
+import { DEFAULT_TABLE } from "../../defaults.ts";
 import { UnknownTaskError } from "../../instructions/index.ts";
 import { connectDb } from "../../lancedb/connection.ts";
 import { ModelMismatchError, NotALanceE5TableError, TableNotFoundError } from "../../lancedb/errors.ts";
@@ -12,6 +12,7 @@ import {
   type SearchResponse,
   search,
 } from "../../search/index.ts";
+import { dbOption } from "../db-option.ts";
 import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
 import { positiveInt } from "../parsers.ts";
@@ -44,7 +45,7 @@ export function registerSearch(program: Command): void {
     .command("search")
     .description("search a table: instructed vector search (default), full-text, or hybrid")
     .argument("<text>", "the query")
-    .option("--db <dir>", "LanceDB database directory or URI", DEFAULT_DB)
+    .addOption(dbOption())
     .addOption(storageOptionFlag())
     .option("--table <name>", "table name", DEFAULT_TABLE)
     .option("--model <dir>", "model directory (default: $LANCE_E5_MODEL, else the shipped model)")

@@ -1,7 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import { type Command, Option } from "commander";
-import { DEFAULT_DB } from "../../defaults.ts";
 import { connectDb } from "../../lancedb/connection.ts";
 import { parseLanguageSpec, UnknownLanguageError } from "../../synth/languages.ts";
 import {
@@ -21,6 +20,7 @@ import {
   writeOffline,
 } from "../../synth/offline/index.ts";
 import { isLlmFamily, LLM_FAMILIES, type LlmFamily } from "../../synth/placeholders.ts";
+import { dbOption } from "../db-option.ts";
 import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
 import { type StorageOptionFlags, storageOptionFlag, storageOptionsOf } from "../storage-options.ts";
@@ -375,7 +375,7 @@ export function registerSynth(program: Command): void {
     .option("--sources <list>", `--offline corpora: ${OFFLINE_SOURCES.join(",")} (default: all)`)
     .option("--force", "--offline: replace an existing --out")
     .option("--from-table <name>", "corpus-grounded: queries for the passages of this lance-e5 table")
-    .addOption(new Option("--db <dir>", "--from-table: LanceDB directory").default(DEFAULT_DB).env("LANCE_E5_DB"))
+    .addOption(dbOption("--from-table: LanceDB directory or URI"))
     .addOption(storageOptionFlag())
     .addOption(
       new Option("--model <dir>", "--from-table: the table's model directory (default: LANCE_E5_MODEL, else shipped)"),
