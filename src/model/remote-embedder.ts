@@ -196,29 +196,32 @@ class RemoteEmbedder implements Embedder {
       });
     }
     const { batchSize, concurrency } = this.transport;
-    const starts: number[] = [];
-    for (let start = 0; start < texts.length; start += batchSize) starts.push(start);
+    // Requests of similar lengths (longest first, as the local runtime batches): a server that pads each request
+    // to its longest text wastes less, and the slowest requests start first.
+    const order = texts.map((_, i) => i).sort((a, b) => texts[b]!.length - texts[a]!.length || a - b);
+    const batches: number[][] = [];
+    for (let start = 0; start < order.length; start += batchSize) batches.push(order.slice(start, start + batchSize));
     const results = new Array<Float32Array>(texts.length);
     let next = 0;
     let done = 0;
     let failed = false;
     const worker = async () => {
       // After one request fails for good, the other workers stop taking batches: the call fails anyway.
-      while (!failed && next < starts.length) {
-        const start = starts[next++] as number;
-        const batch = texts.slice(start, start + batchSize);
-        const vectors = await this.request(batch, dims, options.truncate !== false).catch((error: unknown) => {
+      while (!failed && next < batches.length) {
+        const rows = batches[next++]!;
+        const input = rows.map((i) => texts[i]!);
+        const vectors = await this.request(input, dims, options.truncate !== false).catch((error: unknown) => {
           failed = true;
           throw error;
         });
-        vectors.forEach((vector, i) => {
-          results[start + i] = vector;
+        rows.forEach((textIndex, i) => {
+          results[textIndex] = vectors[i]!;
         });
-        done += batch.length;
+        done += rows.length;
         options.onProgress?.(done, texts.length);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, starts.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
     return results;
   }
 

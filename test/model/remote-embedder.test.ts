@@ -266,18 +266,20 @@ describe("against a real lance-e5 server", () => {
 describe("against a fake endpoint (failure modes)", () => {
   const flags = (dim = 8) => ({ source: { kind: "flags", outputDim: dim } as const, model: "fake-model" });
 
-  test("batching splits large inputs and places vectors by index; no lance-e5 extras to other servers", async () => {
+  test("batching splits large inputs (longest first) and places vectors by index; no lance-e5 extras to others", async () => {
     const f = await fake();
     const embedder = await remote({ url: f.url, ...flags(), batchSize: 3, concurrency: 1 });
-    const texts = Array.from({ length: 10 }, (_, i) => `text number ${i}`);
+    const texts = Array.from({ length: 10 }, (_, i) => `text number ${i}${" and more".repeat(i % 4)}`);
     const vectors = await embedder.embedDocuments(texts);
     assert.deepEqual(
       f.requests.map((r) => r.body.input?.length),
       [3, 3, 3, 1],
     );
+    const longestFirst = [...texts].sort((a, b) => b.length - a.length);
     assert.deepEqual(
       f.requests.flatMap((r) => r.body.input),
-      texts,
+      longestFirst,
+      "requests hold texts of similar length",
     );
     for (const [i, vector] of vectors.entries()) {
       const expected = fakeVector(texts[i]!, 8);
