@@ -112,7 +112,8 @@ describe("object storage: --db s3://bucket/prefix on a local S3-compatible serve
     assert.equal(results[0]?.source, file, found.stdout);
     assert.match(results[0]!.text, new RegExp(word, "i"));
 
-    const again = await runCli(args, ENV);
+    // The re-run also builds the vector index (--index), written into the bucket like the rows.
+    const again = await runCli([...args, "--index"], ENV);
     assert.equal(again.code, 0, again.stderr);
     const second = JSON.parse(again.stdout);
     assert.deepEqual(
@@ -120,6 +121,14 @@ describe("object storage: --db s3://bucket/prefix on a local S3-compatible serve
       [0, 0, 0, report.chunks_added],
     );
     assert.equal(await table.countRows(), report.chunks_added);
+    const indexed = await (await lancedb.connect(db, { storageOptions: s3.storageOptions })).openTable("docs");
+    assert.ok(
+      (await indexed.listIndices()).some((index) => index.columns.includes("vector")),
+      "vector index",
+    );
+    const vector = await runCli(["search", "Congress", "--k", "3", "--json", "--db", db, ...s3.storageArgs], ENV);
+    assert.equal(vector.code, 0, vector.stderr);
+    assert.equal(JSON.parse(vector.stdout).results.length, 3);
   });
 
   it("the usual AWS_* variables alone reach the store; so does LANCE_E5_STORAGE_OPTIONS (JSON), and a flag beats it", async () => {
