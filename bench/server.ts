@@ -1,42 +1,33 @@
 /**
  * `npm run bench:server`: the HTTP server against the library it wraps, in one run, on one table of real text.
  *
- *   1. Table: State of the Union sentences + WordNet glosses (bench/server-corpus.ts), embedded with the default
- *      model (or the bench-mistral fixture before it exists), IVF-flat cosine index + FTS index. Vectors come from
- *      bench/.out/server-gpu/ when a GPU run of bench/server-table.py left them there (float16, each spot-checked
- *      against this runtime), else they are embedded here on CPU (slow on small machines: use --rows).
- *   2. /search (vector mode, k 10) at concurrency 1, 8, 32 with autocannon against `lance-e5 serve` in its own
- *      process, and the same queries through `search()` in this process: p50/p99 latency, requests/s, the
- *      server's peak RSS, overhead = p50 server / p50 direct; measured in interleaved slices (direct, then the same
- *      number of requests over HTTP, five times), plus a paired c=1 figure for the app layer alone (search() and
- *      the Hono app in this process alternating request by request), robust to load swings on a shared machine.
- *   3. /v1/embeddings (one query per request, concurrency 32): throughput with the default micro-batching window
- *      vs `--batch-window-ms 0`, same server otherwise: the batching gain.
+ *   1. Table: ≥100k rows of real text embedded with the default model (bench/server-table.ts; built once, cached
+ *      per model under bench/.out/server/).
+ *   2. /search (vector mode, k 10) at concurrency 1, 8, 32: autocannon (in this process) against `lance-e5 serve`
+ *      (its own process), and the same queries through `search()` in a process of its own (bench/server-direct.ts),
+ *      so both sides run alike and neither shares CPU time slices of its event loop or ONNX Runtime threads with the
+ *      load generator. p50/p99 latency, requests/s, overhead = p50 server / p50 direct, measured in interleaved
+ *      slices (direct, then the same number of requests over HTTP, five times) so load swings on a shared machine
+ *      fall on both sides alike; plus the app layer's own cost at c=1 (search() and app.request() alternating).
+ *   3. /v1/embeddings (one query per request) against two servers that differ only in `--batch-window-ms` (the
+ *      default, and 0): c=32 throughput → the batching gain; c=1 latency → what a lone client pays for batching.
+ *      Beside it, the model's own ceiling: one-query calls vs one call of 32 queries, in the direct process.
  *
- * Flags: --rows N (default: all GPU vectors, else 20000), --duration S per measured point (default 15, as 5
- * interleaved slices), --model DIR. LANCE_E5_THREADS applies to both sides (default 2). Figures are printed and
- * written to bench/.out/server/result.json.
+ * Flags: --rows N (default 110000), --duration S per measured point (default 15, as 5 interleaved slices),
+ * --model DIR. LANCE_E5_THREADS (default 2) applies to the server and the direct process alike. Figures are printed
+ * and written to bench/.out/server/result.json.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { gunzipSync } from "node:zlib";
-import * as lancedb from "@lancedb/lancedb";
 import autocannon from "autocannon";
-import { arrow } from "../src/lancedb/arrow.ts";
-import { buildTableSchema } from "../src/lancedb/schema.ts";
-import type { Embedder } from "../src/model/embedder.ts";
 import { loadEmbedder } from "../src/model/index.ts";
-import { openSearchTarget, type SearchTarget, search } from "../src/search/index.ts";
-import { createApp, type LanceE5App } from "../src/server/app.ts";
+import { DEFAULT_BATCHING } from "../src/server/options.ts";
 import { benchCorpus } from "./server-corpus.ts";
+import { BENCH_OUT, BENCH_ROOT, BENCH_TABLE, benchModelDir, buildBenchTable, DEFAULT_ROWS } from "./server-table.ts";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const OUT = path.join(ROOT, "bench/.out/server");
-const GPU_DIR = path.join(ROOT, "bench/.out/server-gpu");
-const TABLE = "bench";
 const CONCURRENCY = [1, 8, 32];
 /** Interleaved slices per measured setting (direct/server alternate; batched/unbatched alternate). */
 const ROUNDS = 5;
@@ -45,13 +36,8 @@ const { values: flags } = parseArgs({
   options: { rows: { type: "string" }, duration: { type: "string", default: "15" }, model: { type: "string" } },
 });
 const DURATION = Number(flags.duration);
-const THREADS = process.env.LANCE_E5_THREADS ?? "2";
-process.env.LANCE_E5_THREADS = THREADS;
-const MODEL_DIR =
-  flags.model ??
-  (existsSync(path.join(ROOT, "models/default/lance-e5.json"))
-    ? path.join(ROOT, "models/default")
-    : path.join(ROOT, "test/fixtures/models/bench-mistral"));
+const THREADS = process.env.LANCE_E5_THREADS || "2";
+const MODEL_DIR = benchModelDir(flags.model);
 
 interface Measure {
   p50: number;
@@ -65,124 +51,19 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-// ------------------------------------------------------------------ the table
-
-function halfToFloat(h: number): number {
-  const sign = h >> 15 ? -1 : 1;
-  const exponent = (h >> 10) & 31;
-  const mantissa = h & 1023;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 31) return Number.NaN;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-}
-
-/** GPU-made vectors for the first `rows` corpus rows, if present and in agreement with this runtime. */
-async function gpuVectors(embedder: Embedder, texts: string[]): Promise<Float32Array[] | undefined> {
-  const metaFile = path.join(GPU_DIR, "meta.json");
-  if (!existsSync(metaFile)) return undefined;
-  const meta = JSON.parse(readFileSync(metaFile, "utf8")) as {
-    rows: number;
-    dim: number;
-    files: string[];
-    device: string;
-  };
-  const gpuTexts = gunzipSync(readFileSync(path.join(GPU_DIR, "texts.jsonl.gz")))
-    .toString("utf8")
-    .trim()
-    .split("\n")
-    .map((line) => (JSON.parse(line) as { text: string }).text);
-  if (meta.dim !== embedder.dim || meta.rows < texts.length || texts.some((t, i) => gpuTexts[i] !== t))
-    return undefined;
-  const bytes = Buffer.concat(meta.files.map((f) => readFileSync(path.join(GPU_DIR, f))));
-  const halves = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
-  const vectors = texts.map((_, i) => {
-    const v = new Float32Array(meta.dim);
-    for (let j = 0; j < meta.dim; j++) v[j] = halfToFloat(halves[i * meta.dim + j]!);
-    return v;
-  });
-  // Spot check: float16 storage of the same recipe stays within 1e-3 of this runtime's float32 vectors.
-  const sample = Array.from({ length: 32 }, (_, k) => Math.floor((k * texts.length) / 32));
-  const fresh = await embedder.embedDocuments(sample.map((i) => texts[i]!));
-  let worst = 0;
-  sample.forEach((row, k) => {
-    for (let j = 0; j < meta.dim; j++) worst = Math.max(worst, Math.abs(fresh[k]![j]! - vectors[row]![j]!));
-  });
-  if (worst > 1e-3) {
-    log(`GPU vectors disagree with this runtime (max |diff| ${worst}); embedding on CPU instead`);
-    return undefined;
-  }
-  log(`using ${texts.length} vectors embedded on ${meta.device} (spot check max |diff| ${worst.toExponential(1)})`);
-  return vectors;
-}
-
-async function buildBenchTable(embedder: Embedder, rows: number): Promise<{ rows: number; vectorsFrom: string }> {
-  const dbDir = path.join(OUT, "db");
-  const stampFile = path.join(OUT, "table.json");
-  const stamp = JSON.stringify({ rows, model: embedder.identity });
-  if (existsSync(stampFile) && JSON.parse(readFileSync(stampFile, "utf8")).stamp === stamp) {
-    log(`reusing table ${dbDir} (${rows} rows)`);
-    return JSON.parse(readFileSync(stampFile, "utf8")).info;
-  }
-  const corpus = benchCorpus(ROOT, rows);
-  const texts = corpus.map((r) => r.text);
-  let vectors = await gpuVectors(embedder, texts);
-  const vectorsFrom = vectors ? "gpu (float16, bench/server-table.py)" : "cpu (this runtime)";
-  if (!vectors) {
-    vectors = [];
-    const started = performance.now();
-    for (let i = 0; i < texts.length; i += 512) {
-      vectors.push(...(await embedder.embedDocuments(texts.slice(i, i + 512))));
-      const rate = vectors.length / ((performance.now() - started) / 1000);
-      log(`embedded ${vectors.length}/${texts.length} (${rate.toFixed(0)}/s)`);
-    }
-  }
-  rmSync(dbDir, { recursive: true, force: true });
-  mkdirSync(dbDir, { recursive: true });
-  const full = buildTableSchema({ identity: embedder.identity, defaultTask: embedder.config.default_task });
-  // No embedding-registry entry: vectors are written here, and this process registers no plugin.
-  const schema = new arrow.Schema(
-    full.fields,
-    new Map([...full.metadata].filter(([key]) => key !== "embedding_functions")),
-  );
-  const db = await lancedb.connect(dbDir);
-  const table = await db.createEmptyTable(TABLE, schema);
-  for (let i = 0; i < corpus.length; i += 10_000) {
-    await table.add(
-      corpus.slice(i, i + 10_000).map((r, k) => ({
-        id: r.id,
-        doc_id: r.id,
-        source: r.source,
-        title: null,
-        text: r.text,
-        chunk_index: 0,
-        char_start: 0,
-        char_end: r.text.length,
-        parent_id: null,
-        metadata: { format: "txt", extra: null },
-        vector: Array.from(vectors[i + k]!),
-      })),
-    );
-  }
-  const started = performance.now();
-  await table.createIndex("vector", {
-    config: lancedb.Index.ivfFlat({ numPartitions: Math.round(Math.sqrt(rows)), distanceType: "cosine" }),
-  });
-  await table.createIndex("text", { config: lancedb.Index.fts() });
-  log(
-    `table built: ${await table.countRows()} rows, indexes in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-  );
-  const info = { rows: corpus.length, vectorsFrom };
-  writeFileSync(stampFile, JSON.stringify({ stamp, info }));
-  return info;
-}
-
-// ------------------------------------------------------------------ measurements
-
 /** Queries: the first words of every 400th corpus row (real phrasing, spread over both corpora). */
 function benchQueries(rows: number): string[] {
-  return benchCorpus(ROOT, rows)
+  return benchCorpus(BENCH_ROOT, rows)
     .filter((_, i) => i % 400 === 7)
     .map((r) => r.text.split(" ").slice(0, 7).join(" "));
+}
+
+/** uptime's load averages (1, 5, 15 min). */
+function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(", ");
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -206,29 +87,6 @@ function summarise(slices: Slice[]): Measure {
     requests: latencies.length,
     non2xx: slices.reduce((n, s) => n + s.non2xx, 0),
   };
-}
-
-async function directSlice(
-  target: SearchTarget,
-  embedder: Embedder,
-  queries: string[],
-  c: number,
-  seconds: number,
-): Promise<Slice> {
-  let next = 0;
-  const latencies: number[] = [];
-  const deadline = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: c }, async () => {
-      while (performance.now() < deadline) {
-        const t = performance.now();
-        await search({ target, embedder, query: queries[next++ % queries.length]!, k: 10 });
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  return { latencies, seconds: (performance.now() - started) / 1000, non2xx: 0 };
 }
 
 /**
@@ -261,49 +119,12 @@ async function httpSlice(url: string, bodies: string[], c: number, amount: numbe
   return { latencies, seconds: (performance.now() - started) / 1000, non2xx: result.non2xx + result.errors };
 }
 
-/**
- * Paired measurement at concurrency 1, in this process: each query once through `search()` and once through the
- * Hono app (`app.request()`: routing, auth/limits middleware, validation, JSON, the micro-batcher) with the same
- * embedder and table, alternating request by request so both see the same machine load. This isolates the app
- * layer's own overhead; the socket is left out. (Alternating with the separate server process instead is biased:
- * each process's ONNX Runtime threads spin for a while after a run and slow the other process's next call.)
- */
-async function pairedAppOverhead(
-  lanceE5: LanceE5App,
-  target: SearchTarget,
-  embedder: Embedder,
-  queries: string[],
-  pairs: number,
-): Promise<{ direct_p50: number; app_p50: number; ratio: number; pairs: number }> {
-  const direct: number[] = [];
-  const app: number[] = [];
-  for (let i = 0; i < pairs; i++) {
-    const query = queries[i % queries.length]!;
-    let t = performance.now();
-    await search({ target, embedder, query, k: 10 });
-    direct.push(performance.now() - t);
-    t = performance.now();
-    const response = await lanceE5.app.request("/search", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ query, k: 10 }),
-    });
-    await response.json();
-    app.push(performance.now() - t);
-  }
-  direct.sort((a, b) => a - b);
-  app.sort((a, b) => a - b);
-  const d = percentile(direct, 50);
-  const h = percentile(app, 50);
-  return { direct_p50: d, app_p50: h, ratio: h / d, pairs };
-}
-
-async function startServer(extra: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const args = ["serve", "--port", "0", "--db", path.join(OUT, "db"), "--table", TABLE, "--model", MODEL_DIR];
+async function startServer(db: string, extra: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const args = ["serve", "--port", "0", "--db", db, "--table", BENCH_TABLE, "--model", MODEL_DIR];
   const real = spawn(
     process.execPath,
-    ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args, "--threads", THREADS, ...extra],
-    { cwd: ROOT, env: process.env, stdio: ["ignore", "ignore", "pipe"] },
+    ["--import", "tsx", path.join(BENCH_ROOT, "src/cli/main.ts"), ...args, "--threads", THREADS, ...extra],
+    { cwd: BENCH_ROOT, env: process.env, stdio: ["ignore", "ignore", "pipe"] },
   );
   const url = await new Promise<string>((resolve, reject) => {
     let stderr = "";
@@ -332,113 +153,188 @@ function fmt(m: Measure): string {
   return `p50 ${m.p50.toFixed(2).padStart(7)} ms  p99 ${m.p99.toFixed(2).padStart(7)} ms  ${m.rps.toFixed(1).padStart(7)} req/s`;
 }
 
+/** The direct side: bench/server-direct.ts in its own process, driven over IPC. */
+interface DirectProcess {
+  call<T>(request: Record<string, unknown>): Promise<T>;
+  child: ChildProcess;
+}
+
+async function startDirect(db: string, queriesFile: string): Promise<DirectProcess> {
+  const child = fork(
+    path.join(BENCH_ROOT, "bench/server-direct.ts"),
+    [MODEL_DIR, db, BENCH_TABLE, THREADS, queriesFile],
+    { cwd: BENCH_ROOT, execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "inherit", "ipc"] },
+  );
+  const waiting = new Map<number, (reply: unknown) => void>();
+  let ids = 0;
+  const ready = new Promise<void>((resolve, reject) => {
+    waiting.set(0, () => resolve());
+    child.once("exit", (code) => reject(new Error(`direct process exited ${code}`)));
+  });
+  child.on("message", (message: { id: number; reply: unknown }) => {
+    waiting.get(message.id)?.(message.reply);
+    waiting.delete(message.id);
+  });
+  await ready;
+  return {
+    child,
+    call<T>(request: Record<string, unknown>) {
+      const id = ++ids;
+      return new Promise<T>((resolve) => {
+        waiting.set(id, (reply) => resolve(reply as T));
+        child.send({ ...request, id });
+      });
+    },
+  };
+}
+
+async function directSlice(direct: DirectProcess, c: number, seconds: number): Promise<Slice> {
+  const { latencies, seconds: wall } = await direct.call<{ latencies: number[]; seconds: number }>({
+    op: "search",
+    c,
+    seconds,
+  });
+  return { latencies, seconds: wall, non2xx: 0 };
+}
+
+async function batchStats(url: string): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return {
+    sum: Number(/lance_e5_embed_batch_size_sum (\d+)/.exec(text)?.[1]),
+    count: Number(/lance_e5_embed_batch_size_count (\d+)/.exec(text)?.[1]),
+  };
+}
+
 // ------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
-  mkdirSync(OUT, { recursive: true });
+  const loadBefore = loadAverage();
+  // The parent only needs the model to build or check the table; it holds no ONNX session while measuring.
   const embedder = await loadEmbedder(MODEL_DIR, { threads: Number(THREADS) });
-  const gpuRows = existsSync(path.join(GPU_DIR, "meta.json"))
-    ? (JSON.parse(readFileSync(path.join(GPU_DIR, "meta.json"), "utf8")) as { rows: number }).rows
-    : 0;
-  const rows = Number(flags.rows ?? (gpuRows > 0 ? gpuRows : 20_000));
-  const table = await buildBenchTable(embedder, rows);
+  const table = await buildBenchTable(embedder, Number(flags.rows ?? DEFAULT_ROWS));
+  const model = { name: embedder.config.name, dim: embedder.dim, dir: path.relative(BENCH_ROOT, MODEL_DIR) };
+  await embedder.dispose();
   const queries = benchQueries(table.rows);
-  log(
-    `model ${embedder.config.name} (dim ${embedder.dim}), ${table.rows} rows, ${queries.length} queries, ${THREADS} threads`,
-  );
+  const queriesFile = path.join(BENCH_OUT, "queries.json");
+  writeFileSync(queriesFile, JSON.stringify(queries));
+  log(`model ${model.name} (dim ${model.dim}), ${table.rows} rows, ${queries.length} queries, ${THREADS} threads`);
 
-  const target = await openSearchTarget({ db: path.join(OUT, "db"), tableName: TABLE }, embedder.identity);
+  const direct = await startDirect(table.db, queriesFile);
+  const server = await startServer(table.db, []);
+  const unbatched = await startServer(table.db, ["--batch-window-ms", "0"]);
   const searchBodies = queries.map((query) => JSON.stringify({ query, k: 10 }));
   const embedBodies = queries.map((query) => JSON.stringify({ model: "default", input: query, input_type: "query" }));
-  const server = await startServer([]);
-  const unbatched = await startServer(["--batch-window-ms", "0"]);
 
-  // Warm-up of all three, then each setting measured in ROUNDS interleaved slices, so that load from other
-  // processes on the machine falls on both sides of every comparison alike.
-  await directSlice(target, embedder, queries, 8, 2);
+  // Warm-up of all three, then each setting in ROUNDS interleaved slices.
+  await directSlice(direct, 8, 2);
   await httpSlice(`${server.url}/search`, searchBodies, 8, 40);
+  await httpSlice(`${server.url}/v1/embeddings`, embedBodies, 8, 40);
   const warm = await httpSlice(`${unbatched.url}/v1/embeddings`, embedBodies, 8, 40);
   const slice = DURATION / ROUNDS;
-  const direct: Record<number, Measure> = {};
-  const http: Record<number, Measure> = {};
+  const directSearch: Record<number, Measure> = {};
+  const serverSearch: Record<number, Measure> = {};
   for (const c of CONCURRENCY) {
     const d: Slice[] = [];
     const h: Slice[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const directPart = await directSlice(target, embedder, queries, c, slice);
-      d.push(directPart);
+      const part = await directSlice(direct, c, slice);
+      d.push(part);
       // The same amount of work as the direct slice just did (at least two requests per connection).
-      h.push(await httpSlice(`${server.url}/search`, searchBodies, c, Math.max(2 * c, directPart.latencies.length)));
+      h.push(await httpSlice(`${server.url}/search`, searchBodies, c, Math.max(2 * c, part.latencies.length)));
     }
-    direct[c] = summarise(d);
-    http[c] = summarise(h);
-    log(`c=${String(c).padStart(2)}  direct ${fmt(direct[c])}  |  server ${fmt(http[c])}  non-2xx ${http[c].non2xx}`);
+    directSearch[c] = summarise(d);
+    serverSearch[c] = summarise(h);
+    log(`c=${String(c).padStart(2)}  direct ${fmt(directSearch[c])}  |  server ${fmt(serverSearch[c])}`);
   }
-  const lanceE5 = createApp({ embedder, db: await lancedb.connect(path.join(OUT, "db")), defaultTable: TABLE });
-  await lanceE5.warmUp();
-  const paired = await pairedAppOverhead(lanceE5, target, embedder, queries, 300);
-  log(`paired c=1 in-process: direct p50 ${paired.direct_p50.toFixed(2)} ms, app p50 ${paired.app_p50.toFixed(2)} ms`);
-  await embedder.dispose();
+  const paired = await direct.call<{ direct_p50: number; app_p50: number; pairs: number }>({
+    op: "paired",
+    pairs: 300,
+  });
 
-  const batchStats = async () => {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+  // /v1/embeddings: c=1 latency, then c=32 throughput, each batched/unbatched alternating with equal request counts.
+  const embedAt = async (c: number, firstAmount: number) => {
+    const batchedSlices: Slice[] = [];
+    const unbatchedSlices: Slice[] = [];
+    const before = [await batchStats(server.url), await batchStats(unbatched.url)];
+    for (let round = 0; round < ROUNDS; round++) {
+      // Sized from the previous slice's rate to last about `slice` seconds.
+      const previous = batchedSlices.at(-1);
+      const amount = previous
+        ? Math.max(4 * c, Math.round((previous.latencies.length / previous.seconds) * slice))
+        : firstAmount;
+      batchedSlices.push(await httpSlice(`${server.url}/v1/embeddings`, embedBodies, c, amount));
+      unbatchedSlices.push(await httpSlice(`${unbatched.url}/v1/embeddings`, embedBodies, c, amount));
+    }
+    const after = [await batchStats(server.url), await batchStats(unbatched.url)];
+    const meanBatch = (i: number) => (after[i]!.sum - before[i]!.sum) / (after[i]!.count - before[i]!.count);
     return {
-      sum: Number(/lance_e5_embed_batch_size_sum (\d+)/.exec(text)?.[1]),
-      count: Number(/lance_e5_embed_batch_size_count (\d+)/.exec(text)?.[1]),
+      batched: summarise(batchedSlices),
+      unbatched: summarise(unbatchedSlices),
+      meanBatch: { batched: meanBatch(0), unbatched: meanBatch(1) },
     };
   };
-  const before = await batchStats();
-  const batchedSlices: Slice[] = [];
-  const unbatchedSlices: Slice[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    // Both get the same request count, sized from the previous slice's rate to last about `slice` seconds.
-    const previous = batchedSlices.at(-1) ?? warm;
-    const amount = Math.max(64, Math.round((previous.latencies.length / previous.seconds) * slice));
-    batchedSlices.push(await httpSlice(`${server.url}/v1/embeddings`, embedBodies, 32, amount));
-    unbatchedSlices.push(await httpSlice(`${unbatched.url}/v1/embeddings`, embedBodies, 32, amount));
-  }
-  const embedBatched = summarise(batchedSlices);
-  const embedUnbatched = summarise(unbatchedSlices);
-  const afterStats = await batchStats();
-  // Texts per model call during the batched /v1/embeddings slices only.
-  const batchSum = afterStats.sum - before.sum;
-  const batchCount = afterStats.count - before.count;
-  const rss = peakRssMiB(server.child.pid!);
+  const warmRate = warm.latencies.length / warm.seconds;
+  const embed1 = await embedAt(1, Math.max(8, Math.round((warmRate / 4) * slice)));
+  log(`embeddings c=1: default window ${fmt(embed1.batched)} | window 0 ${fmt(embed1.unbatched)}`);
+  const embed32 = await embedAt(32, Math.max(128, Math.round(warmRate * slice)));
+  log(`embeddings c=32: default window ${fmt(embed32.batched)} | window 0 ${fmt(embed32.unbatched)}`);
+  const ceiling = await direct.call<{ single_per_s: number; batched_per_s: number }>({
+    op: "ceiling",
+    batch: 32,
+    rounds: 10,
+  });
+
+  const rss = { server: peakRssMiB(server.child.pid!), unbatched: peakRssMiB(unbatched.child.pid!) };
   await stopServer(server.child);
   await stopServer(unbatched.child);
-  log(`embeddings c=32: default window ${fmt(embedBatched)} | window 0 ${fmt(embedUnbatched)}`);
+  // The direct process answers "exit" by leaving, not with a reply.
+  const directGone = new Promise((resolve) => direct.child.once("exit", resolve));
+  direct.child.send({ op: "exit" });
+  await directGone;
+  const loadAfter = loadAverage();
 
+  const overhead = Object.fromEntries(CONCURRENCY.map((c) => [c, serverSearch[c]!.p50 / directSearch[c]!.p50]));
   const result = {
-    model: embedder.config.name,
+    model,
     rows: table.rows,
     vectors_from: table.vectorsFrom,
     threads: Number(THREADS),
+    cpus: os.availableParallelism(),
+    load_average: { before: loadBefore, after: loadAfter },
     duration_s_per_point: DURATION,
     rounds: ROUNDS,
-    direct,
-    server: http,
-    app_overhead_p50_paired_c1: paired,
-    overhead_p50: Object.fromEntries(CONCURRENCY.map((c) => [c, http[c]!.p50 / direct[c]!.p50])),
+    search: { direct: directSearch, server: serverSearch, overhead_p50: overhead },
+    app_layer_c1_paired: { ...paired, ratio: paired.app_p50 / paired.direct_p50 },
     server_peak_rss_mib: rss,
-    mean_batch_size: batchSum / batchCount,
-    embeddings_c32_rps: { default_window: embedBatched.rps, window_0: embedUnbatched.rps },
-    batching_gain: embedBatched.rps / embedUnbatched.rps,
+    embeddings: {
+      batch_window_ms: DEFAULT_BATCHING.batchWindowMs,
+      c1: embed1,
+      c32: embed32,
+      batching_gain_c32: embed32.batched.rps / embed32.unbatched.rps,
+      model_ceiling_32: { ...ceiling, gain: ceiling.batched_per_s / ceiling.single_per_s },
+    },
   };
-  writeFileSync(path.join(OUT, "result.json"), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(path.join(BENCH_OUT, "result.json"), `${JSON.stringify(result, null, 2)}\n`);
 
+  const e = result.embeddings;
   const lines = [
-    `bench:server — ${result.model}, ${result.rows} rows of real text (vectors: ${result.vectors_from}), ${THREADS} threads, ${DURATION} s per point in ${ROUNDS} interleaved slices`,
+    `bench:server — model ${model.name} (${model.dir}, dim ${model.dim}), table of ${table.rows} rows of real text (vectors: ${table.vectorsFrom})`,
+    `${THREADS} ORT threads in the server and in the direct process, ${result.cpus} CPUs, load average ${loadBefore} before, ${loadAfter} after; ${DURATION} s per point in ${ROUNDS} interleaved slices`,
     "",
-    "/search (vector, k=10)   library direct                          | lance-e5 serve (HTTP, autocannon)       | overhead p50",
+    "/search (vector, k=10)  library direct (own process)              | lance-e5 serve (HTTP, autocannon)         | overhead p50",
     ...CONCURRENCY.map(
       (c) =>
-        `  c=${String(c).padStart(2)}                   ${fmt(direct[c]!)} | ${fmt(http[c]!)} | ${result.overhead_p50[c]!.toFixed(2)}×`,
+        `  c=${String(c).padStart(2)}                  ${fmt(directSearch[c]!)} | ${fmt(serverSearch[c]!)} | ${overhead[c]!.toFixed(2)}×`,
     ),
+    `app layer alone, c=1 (search() and app.request() alternating, ${paired.pairs} pairs): direct p50 ${paired.direct_p50.toFixed(2)} ms, app p50 ${paired.app_p50.toFixed(2)} ms → ${result.app_layer_c1_paired.ratio.toFixed(2)}×`,
     "",
-    `app layer, c=1, in-process (search() and app.request() alternating, ${paired.pairs} pairs): direct p50 ${paired.direct_p50.toFixed(2)} ms, app p50 ${paired.app_p50.toFixed(2)} ms → ${paired.ratio.toFixed(2)}×`,
-    `server peak RSS: ${rss.toFixed(0)} MiB`,
-    `/v1/embeddings c=32 (1 query/request): default window ${embedBatched.rps.toFixed(1)} req/s, --batch-window-ms 0 ${embedUnbatched.rps.toFixed(1)} req/s → batching gain ${result.batching_gain.toFixed(2)}× (mean texts per model call ${result.mean_batch_size.toFixed(1)})`,
-    `non-2xx responses: ${CONCURRENCY.map((c) => http[c]!.non2xx).join(", ")} (search), ${embedBatched.non2xx}, ${embedUnbatched.non2xx} (embeddings)`,
+    `/v1/embeddings, 1 query/request   --batch-window-ms ${e.batch_window_ms} (default)          | --batch-window-ms 0`,
+    `  c= 1                          ${fmt(e.c1.batched)} | ${fmt(e.c1.unbatched)}`,
+    `  c=32                          ${fmt(e.c32.batched)} | ${fmt(e.c32.unbatched)}`,
+    `  mean texts per model call at c=32: ${e.c32.meanBatch.batched.toFixed(1)} vs ${e.c32.meanBatch.unbatched.toFixed(1)}`,
+    `batching gain at c=32: ${e.batching_gain_c32.toFixed(2)}× (target ≥ 2×); the model's own ceiling here: ${e.model_ceiling_32.single_per_s.toFixed(0)} queries/s one by one vs ${e.model_ceiling_32.batched_per_s.toFixed(0)} in one call of 32 → ${e.model_ceiling_32.gain.toFixed(2)}×`,
+    `server peak RSS: ${rss.server.toFixed(0)} MiB (window 0 server: ${rss.unbatched.toFixed(0)} MiB)`,
+    `non-2xx responses: ${CONCURRENCY.map((c) => serverSearch[c]!.non2xx).join(", ")} (search c=1/8/32), ${[e.c1.batched, e.c1.unbatched, e.c32.batched, e.c32.unbatched].map((m) => m.non2xx).join(", ")} (embeddings)`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
