@@ -65,7 +65,15 @@ export interface ModelDescription {
   instruction_template: string;
   default_task: string;
   matryoshka_dims?: number[] | null;
+  /** How hybrid search fuses this model's vector list with BM25 (src/search/fusion.ts); absent = plain RRF. */
+  hybrid?: HybridConfig | null;
   card?: ModelCard;
+}
+
+/** Hybrid-search settings measured for a model (chosen on held-out training-side data, never a benchmark). */
+export interface HybridConfig {
+  /** Share of the vector list in weighted reciprocal-rank fusion, 0..1 (0.5 = plain RRF, 0 = BM25 only). */
+  vector_weight: number;
 }
 
 /**

@@ -1,9 +1,9 @@
-import * as lancedb from "@lancedb/lancedb";
 import { isTaskName, UnknownTaskError } from "../instructions/index.ts";
 import type { DbLike, Table } from "../lancedb/connection.ts";
 import type { Embedder } from "../model/embedder.ts";
 import { FullTextIndexMissingError, SearchRequestError } from "./errors.ts";
 import { compileFilter } from "./filter.ts";
+import { DEFAULT_VECTOR_WEIGHT, type ListHit, vectorWeightProblem, weightedRrf } from "./fusion.ts";
 import { openSearchTarget, type SearchTarget } from "./target.ts";
 
 /**
@@ -14,12 +14,15 @@ import { openSearchTarget, type SearchTarget } from "./target.ts";
  *   recomputed from the stored vector, so it is the true cosine whatever index (IVF-PQ, HNSW-SQ, flat) found the
  *   candidates; results are ordered by it.
  * - `fulltext`: the BM25 score of LanceDB's full-text index (unbounded, only comparable within one query).
- * - `hybrid`: the reciprocal-rank-fusion score Σ 1/(60 + rank) over the vector and full-text result lists, ranks
- *   counted from 0 (LanceDB's RRFReranker): at most 2/60 ≈ 0.0333, for a chunk ranked first by both.
+ * - `hybrid`: the weighted reciprocal-rank-fusion score 2 · (w/(60 + rank_vector) + (1 − w)/(60 + rank_fulltext)),
+ *   ranks counted from 0, over the top-k vector and top-k full-text lists (src/search/fusion.ts). w is the
+ *   request's `vector_weight`, else the model's `hybrid.vector_weight` (lance-e5.json), else 0.5 — which is
+ *   LanceDB's plain RRF, Σ 1/(60 + rank). At most 2/60 ≈ 0.0333, for a chunk ranked first by both.
  */
 
 export { FilterError, FullTextIndexMissingError, SearchRequestError } from "./errors.ts";
 export { compileFilter, type FilterFields, filterFieldsOfSchema } from "./filter.ts";
+export { DEFAULT_VECTOR_WEIGHT, RRF_K } from "./fusion.ts";
 export { connectForSearch, openSearchTarget, type SearchTarget } from "./target.ts";
 
 export const SEARCH_MODES = ["vector", "fulltext", "hybrid"] as const;
@@ -37,6 +40,8 @@ export interface SearchQuery {
   mode?: SearchMode;
   /** The JSON filter language of src/search/filter.ts. */
   filter?: unknown;
+  /** Hybrid mode only: the vector list's share in the fusion, 0..1 (default: the model's, else 0.5). */
+  vector_weight?: number;
 }
 
 export interface SearchResult {
@@ -70,19 +75,17 @@ export interface SearchParams extends SearchQuery {
 }
 
 const RESULT_COLUMNS = ["id", "doc_id", "source", "title", "text", "metadata"];
-let rrfReranker: Promise<lancedb.rerankers.RRFReranker> | undefined;
 
 export async function search(params: SearchParams): Promise<SearchResponse> {
   const started = performance.now();
-  const { query, mode, k } = validateSearchQuery(params);
+  const { query, mode, k, vectorWeight } = validateSearchQuery(params);
   const target = params.target ?? (await resolveTarget(params));
   const where = compileFilter(params.filter, target.fields);
 
   const embedQuery = params.embedQuery ?? (async (text: string) => (await params.embedder.embedRaw([text]))[0]!);
   const vectorOf = async () => embedQuery(formatSearchQuery(params.embedder, target, params));
 
-  let rows: Record<string, unknown>[];
-  if (mode === "vector") {
+  const vectorRows = async (): Promise<Row[]> => {
     const vector = await vectorOf();
     let q = target.table
       .vectorSearch(vector)
@@ -90,29 +93,30 @@ export async function search(params: SearchParams): Promise<SearchResponse> {
       .select([...RESULT_COLUMNS, "vector", "_distance"])
       .limit(k);
     if (where) q = q.where(where);
-    rows = (await q.toArray()).map((row) => ({ ...row, _cosine: cosine(vector, toFloats(row.vector)) }));
-    rows.sort((a, b) => (b._cosine as number) - (a._cosine as number));
-  } else if (mode === "fulltext") {
+    const found: Row[] = (await q.toArray()).map((row) => ({ ...row, _cosine: cosine(vector, toFloats(row.vector)) }));
+    return found.sort((a, b) => (b._cosine as number) - (a._cosine as number));
+  };
+  const fulltextRows = async (): Promise<Row[]> => {
     let q = target.table
       .query()
       .fullTextSearch(query)
       .select([...RESULT_COLUMNS, "_score"])
       .limit(k);
     if (where) q = q.where(where);
-    rows = await withFullTextIndex(target, () => q.toArray());
-  } else {
-    const vector = await vectorOf();
-    rrfReranker ??= lancedb.rerankers.RRFReranker.create();
-    let q = target.table
-      .query()
-      .nearestTo(vector)
-      .distanceType("cosine")
-      .fullTextSearch(query)
-      .rerank(await rrfReranker)
-      .select(RESULT_COLUMNS)
-      .limit(k);
-    if (where) q = q.where(where);
-    rows = await withFullTextIndex(target, () => q.toArray());
+    return withFullTextIndex(target, () => q.toArray());
+  };
+
+  let rows: Row[];
+  if (mode === "vector") rows = await vectorRows();
+  else if (mode === "fulltext") rows = await fulltextRows();
+  else {
+    // Both lists at depth k, fused here rather than by LanceDB's RRFReranker, which has no weights.
+    const [byVector, byText] = await Promise.all([vectorRows(), fulltextRows()]);
+    const weight = vectorWeight ?? params.embedder.config.hybrid?.vector_weight ?? DEFAULT_VECTOR_WEIGHT;
+    rows = weightedRrf(listHits(byVector, "_cosine"), listHits(byText, "_score"), weight).map((hit) => ({
+      ...hit.item,
+      _relevance_score: hit.score,
+    }));
   }
 
   const scoreColumn = mode === "vector" ? "_cosine" : mode === "fulltext" ? "_score" : "_relevance_score";
@@ -121,7 +125,12 @@ export async function search(params: SearchParams): Promise<SearchResponse> {
 }
 
 /** Checks and normalises the caller's fields; SearchRequestError / UnknownTaskError name the field at fault. */
-export function validateSearchQuery(q: SearchQuery): { query: string; mode: SearchMode; k: number } {
+export function validateSearchQuery(q: SearchQuery): {
+  query: string;
+  mode: SearchMode;
+  k: number;
+  vectorWeight?: number;
+} {
   if (typeof q.query !== "string" || q.query.trim() === "") {
     throw new SearchRequestError("query", "must be a non-empty string");
   }
@@ -140,7 +149,23 @@ export function validateSearchQuery(q: SearchQuery): { query: string; mode: Sear
   if (q.instruction !== undefined && q.instruction.trim() === "") {
     throw new SearchRequestError("instruction", "must not be empty");
   }
-  return { query: q.query, mode, k };
+  if (q.vector_weight !== undefined) {
+    if (mode !== "hybrid") throw new SearchRequestError("vector_weight", `applies to mode hybrid only, not ${mode}`);
+    const problem = vectorWeightProblem(q.vector_weight);
+    if (problem !== null) throw new SearchRequestError("vector_weight", problem);
+  }
+  return { query: q.query, mode, k, ...(q.vector_weight === undefined ? {} : { vectorWeight: q.vector_weight }) };
+}
+
+type Row = Record<string, unknown>;
+
+/** Rows of one list as fusion input, keyed by chunk id (unique per table: ingest merges on it). */
+function listHits(rows: Row[], scoreColumn: string): ListHit<Row>[] {
+  return rows.map((row) => ({
+    key: String(row.id ?? `${row.doc_id}\u0000${row.text}`),
+    score: Number(row[scoreColumn]),
+    item: row,
+  }));
 }
 
 /**
