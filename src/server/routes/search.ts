@@ -14,6 +14,8 @@ interface SearchBody {
   k?: number;
   mode?: SearchMode;
   filter?: Record<string, unknown>;
+  /** Hybrid mode's vector share in the fusion, 0..1 (src/search/fusion.ts). */
+  vector_weight?: number;
 }
 
 /** POST /search: validate, then the shared query path, with the query embedded through the micro-batcher. */
