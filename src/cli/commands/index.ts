@@ -10,6 +10,7 @@ import { registerSearch } from "./search.ts";
 import { registerServe } from "./serve.ts";
 import { registerSts } from "./sts.ts";
 import { registerSynth } from "./synth.ts";
+import { registerTuneFusion } from "./tune-fusion.ts";
 
 /** Every subcommand module registers itself on the program. Add one line per command. */
 export const commandModules: Array<(program: Command) => void> = [
@@ -23,6 +24,7 @@ export const commandModules: Array<(program: Command) => void> = [
   registerPasskey,
   registerSearch,
   registerServe,
+  registerTuneFusion,
   // Last: adds the --embedder-* flags to the embedding commands registered above.
   registerEmbedderOptions,
 ];

@@ -1,0 +1,95 @@
+import { readFile, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Command } from "commander";
+import { resolveModelDir } from "../../defaults.ts";
+import { type FusionPoint, RETRIEVAL_FAMILIES, readHeldOut, tuneFusion } from "../../eval/fusion-tuning.ts";
+import { fixed, loadEvalEmbedder, printResult, usageError } from "./eval-shared.ts";
+
+interface TuneFusionFlags {
+  model?: string;
+  families: string;
+  db?: string;
+  write?: boolean;
+  json?: boolean;
+}
+
+/**
+ * `lance-e5 tune-fusion HELD_OUT.jsonl`: the hybrid-search vector weight of a model, chosen on the trainer's
+ * held-out slice (`python -m lance_e5_train.evaluate held-out`). `--write` records it in the model directory's
+ * lance-e5.json as `hybrid.vector_weight` (with the measurement under `card.hybrid_tuning`), where search's hybrid
+ * mode reads it. The weight does not change any vector, so tables built with the model stay valid.
+ */
+export function registerTuneFusion(program: Command): void {
+  program
+    .command("tune-fusion")
+    .description("choose a model's hybrid-search vector weight on held-out training-side examples")
+    .argument("<held_out>", "JSONL of held-out synthetic examples (python -m lance_e5_train.evaluate held-out)")
+    .option("--model <dir>", "model directory (default: LANCE_E5_MODEL, else the shipped model)")
+    .option("--families <list>", "task families whose queries are scored", RETRIEVAL_FAMILIES.join(","))
+    .option("--db <dir>", "keep the index in this LanceDB directory; default: a temporary one")
+    .option("--write", "record the chosen weight in the model directory's lance-e5.json")
+    .option("--json", "print the whole measurement as one JSON object")
+    .action(async (file: string, flags: TuneFusionFlags) => {
+      const families = flags.families
+        .split(",")
+        .map((family) => family.trim())
+        .filter(Boolean);
+      if (families.length === 0) throw usageError("--families must name at least one task family");
+      const examples = await readHeldOut(file);
+      const embedder = await loadEvalEmbedder({ model: flags.model });
+      let tuning: Awaited<ReturnType<typeof tuneFusion>>;
+      try {
+        tuning = await tuneFusion({ examples, embedder, families, db: flags.db });
+      } finally {
+        await embedder.dispose();
+      }
+      if (flags.write) {
+        const modelDir = path.resolve(resolveModelDir(flags.model));
+        await recordWeight(modelDir, tuning.best, {
+          held_out: path.basename(file),
+          queries: tuning.queries,
+          documents: tuning.documents,
+          families: tuning.families,
+          method: "weighted RRF (src/search/fusion.ts), nDCG@10 averaged over list depths 10 and 100",
+          "ndcg@10": {
+            chosen: round(tuning.best["ndcg@10"]),
+            bm25_only: round(tuning.bm25["ndcg@10"]),
+            vector_only: round(tuning.vector["ndcg@10"]),
+            plain_rrf: round(tuning.plainRrf["ndcg@10"]),
+            best_linear: round(tuning.grid.filter((p) => p.method === "linear").reduce(maxPoint)["ndcg@10"]),
+          },
+        });
+      }
+      const line = (label: string, p: FusionPoint) =>
+        `  ${label.padEnd(26)} ${p.method} w=${p.vector_weight.toFixed(2)}  nDCG@10 ${fixed(p["ndcg@10"])} ` +
+        `(depth 10: ${fixed(p.by_depth["10"]!)}, depth 100: ${fixed(p.by_depth["100"]!)})`;
+      printResult(
+        flags.json === true,
+        tuning,
+        [
+          `${file}: ${tuning.queries} queries (${tuning.families.join(", ")}), ${tuning.documents} documents`,
+          line("BM25 only", tuning.bm25),
+          line("vector only", tuning.vector),
+          line("plain RRF", tuning.plainRrf),
+          line("best weighted RRF", tuning.best),
+          line("best of all methods", tuning.bestOverall),
+          flags.write ? `  recorded hybrid.vector_weight = ${tuning.best.vector_weight}` : "  (--write records it)",
+        ].join("\n"),
+      );
+    });
+}
+
+const round = (value: number) => Math.round(value * 10_000) / 10_000;
+const maxPoint = (a: FusionPoint, b: FusionPoint) => (b["ndcg@10"] > a["ndcg@10"] ? b : a);
+
+/** Read-modify-write of lance-e5.json through a temporary file, so a crash never leaves half a descriptor. */
+async function recordWeight(modelDir: string, best: FusionPoint, measurement: Record<string, unknown>): Promise<void> {
+  const file = path.join(modelDir, "lance-e5.json");
+  const descriptor = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+  descriptor.hybrid = { vector_weight: best.vector_weight };
+  const card = (descriptor.card ?? {}) as Record<string, unknown>;
+  card.hybrid_tuning = measurement;
+  descriptor.card = card;
+  await writeFile(`${file}.tmp`, `${JSON.stringify(descriptor, null, 2)}\n`);
+  await rename(`${file}.tmp`, file);
+}
