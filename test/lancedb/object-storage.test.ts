@@ -227,14 +227,27 @@ describe("object storage: --db s3://bucket/prefix on a local S3-compatible serve
     assert.ok(readdirSync(path.join(s3.dir, s3.bucket, "passkey")).some((name) => name.endsWith(".lance")));
   });
 
-  it("a missing table, an unreachable endpoint, a missing bucket, http without allow_http: errors naming the URI", async () => {
+  it("a missing table, an unreachable endpoint, a missing bucket, http without allow_http: errors naming the URI", {
+    timeout: 180_000,
+  }, async () => {
     const missing = await runCli(["search", "x", "--db", `s3://${s3.bucket}/empty`, ...s3.storageArgs], ENV);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, new RegExp(`table "docs" not found in s3://${s3.bucket}/empty; create it`));
 
     const quick = ["--storage-option", "client_max_retries=0"];
     const unreachable = await runCli(
-      ["search", "x", "--db", db, ...s3.storageArgs, "--storage-option", "aws_endpoint=http://127.0.0.1:1", ...quick],
+      // serve: the store is checked at start-up, so it exits instead of listening on a database it cannot read.
+      [
+        "serve",
+        "--port",
+        "0",
+        "--db",
+        db,
+        ...s3.storageArgs,
+        "--storage-option",
+        "aws_endpoint=http://127.0.0.1:1",
+        ...quick,
+      ],
       ENV,
     );
     assert.equal(unreachable.code, 1);
