@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -10,7 +11,7 @@ import type { LocalEmbedder } from "../../src/model/embedder.ts";
 import { loadEmbedder } from "../../src/model/onnx-embedder.ts";
 import { createApp } from "../../src/server/app.ts";
 import { listen, type RunningServer } from "../../src/server/serve.ts";
-import { CORPUS, runCli, TINY_MISTRAL, tempDir } from "../search/helpers.ts";
+import { CORPUS, REPO_ROOT, runCli, TINY_MISTRAL, tempDir } from "../search/helpers.ts";
 import { maxAbsDiff } from "../server/helpers.ts";
 
 /**
@@ -182,6 +183,45 @@ describe("lance-e5 CLI with --embedder-url", () => {
     );
     assert.equal(badTemplate.code, 2);
     assert.match(badTemplate.stderr, /--embedder-template must contain \{task\} then \{query\}/);
+  });
+
+  test("serve --embedder-url: a gateway server embeds through another and answers with the local vectors", async () => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(REPO_ROOT, "src/cli/main.ts"), "serve", "--port", "0"],
+      {
+        cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          LANCE_E5_DB: path.join(root, "gateway-db"),
+          LANCE_E5_MODEL: TINY_MISTRAL,
+          LANCE_E5_EMBEDDER_URL: server.url, // the env form of --embedder-url
+        },
+      },
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let stderr = "";
+        child.stderr.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString();
+          const match = /listening on (http:\/\/\S+)/.exec(stderr);
+          if (match) resolve(match[1]!);
+        });
+        child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+      });
+      const texts = CORPUS.slice(0, 2).map((d) => d.text);
+      const response = await fetch(`${url}/v1/embeddings`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "tiny-mistral", input: texts }),
+      });
+      assert.equal(response.status, 200);
+      const body = (await response.json()) as { data: Array<{ embedding: number[] }> };
+      const expected = await local.embedDocuments(texts);
+      for (const [i, item] of body.data.entries()) assert.ok(maxAbsDiff(item.embedding, expected[i]!) <= 1e-5, `${i}`);
+    } finally {
+      child.kill("SIGTERM");
+    }
   });
 
   test("every command that embeds takes the --embedder-* flags", () => {
