@@ -12,3 +12,12 @@ export function nonNegativeInt(value: string): number {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("must be a non-negative integer");
   return n;
 }
+
+/** A fusion weight: a number from 0 to 1 (hybrid search's --vector-weight). */
+export function unitInterval(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new InvalidArgumentError("must be a number from 0 to 1");
+  }
+  return n;
+}

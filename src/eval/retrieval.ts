@@ -76,6 +76,8 @@ export interface EvaluateRetrievalOptions {
   whole?: boolean;
   /** Chunk size in model tokens (ingest's default: the model's max length). */
   chunkTokens?: number;
+  /** Hybrid mode: the vector list's share in the fusion (default: the model's hybrid.vector_weight, else 0.5). */
+  vectorWeight?: number;
   onIngested?: (report: IngestReport) => void;
   onQuery?: (done: number, total: number) => void;
 }
@@ -121,7 +123,7 @@ export async function evaluateRetrieval(options: EvaluateRetrievalOptions): Prom
     const ingestSeconds = (performance.now() - started) / 1000;
 
     const target = await openSearchTarget({ db, tableName }, embedder.identity);
-    const chunkSearch = queryPath(target, embedder, options.mode, options.instruction);
+    const chunkSearch = queryPath(target, embedder, options.mode, options.instruction, options.vectorWeight);
     const searchStarted = performance.now();
     const judged = dataset.queries.filter((query) => hasRelevant(dataset.qrels.get(query.id)));
     const rankings = new Map<string, string[]>();
@@ -161,6 +163,7 @@ function queryPath(
   embedder: Embedder,
   mode: RetrievalMode,
   instruction: QueryInstruction,
+  vectorWeight: number | undefined,
 ): ChunkSearch {
   return async (query, limit) => {
     const response = await search({
@@ -169,6 +172,7 @@ function queryPath(
       query,
       mode,
       k: limit,
+      ...(vectorWeight === undefined ? {} : { vector_weight: vectorWeight }),
       ...("task" in instruction ? { task: instruction.task } : {}),
       ...("instruction" in instruction ? { instruction: instruction.instruction } : {}),
       // No instruction: embed the query text exactly as given instead of the formatted one.

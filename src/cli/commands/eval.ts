@@ -22,6 +22,7 @@ interface EvalFlags extends StorageOptionFlags, EmbedderCliOptions {
   split: string;
   whole?: boolean;
   chunkTokens?: string;
+  vectorWeight?: string;
 }
 
 export interface EvalSettings {
@@ -29,6 +30,7 @@ export interface EvalSettings {
   instruction: QueryInstruction;
   k: number;
   chunkTokens?: number;
+  vectorWeight?: number;
 }
 
 /**
@@ -70,7 +72,22 @@ export function parseEvalFlags(flags: EvalFlags): EvalSettings {
   }
   if (flags.chunkTokens !== undefined && flags.whole) throw usageError("give --whole or --chunk-tokens, not both");
   const chunkTokens = flags.chunkTokens === undefined ? undefined : Number(flags.chunkTokens);
-  return { mode, instruction, k: Number(flags.k), chunkTokens };
+  let vectorWeight: number | undefined;
+  if (flags.vectorWeight !== undefined) {
+    if (mode !== "hybrid") throw usageError(`--vector-weight applies to --mode hybrid only, not ${mode}`);
+    const weight = Number(flags.vectorWeight);
+    if (flags.vectorWeight.trim() === "" || !Number.isFinite(weight) || weight < 0 || weight > 1) {
+      throw usageError(`--vector-weight must be a number from 0 to 1, got "${flags.vectorWeight}"`);
+    }
+    vectorWeight = weight;
+  }
+  return {
+    mode,
+    instruction,
+    k: Number(flags.k),
+    chunkTokens,
+    ...(vectorWeight === undefined ? {} : { vectorWeight }),
+  };
 }
 
 /** `lance-e5 eval BEIR_DIR`: BEIR-style retrieval metrics through the real ingest and query path. */
@@ -95,6 +112,7 @@ export function registerEval(program: Command): void {
     .option("--split <name>", "qrels file qrels/<split>.tsv", "test")
     .option("--whole", "one vector per document (truncated) instead of chunks")
     .option("--chunk-tokens <n>", "chunk size in model tokens (default: the model's max length)")
+    .option("--vector-weight <w>", "hybrid mode: vector share in the fusion, 0..1 (default: the model's, else 0.5)")
     .option("--json", "print one object: ndcg@10, mrr@10, recall@1, recall@10, recall@100, queries, seconds")
     .action(async (dir: string, flags: EvalFlags) => {
       const settings = parseEvalFlags(flags);

@@ -15,7 +15,7 @@ import {
 import { dbOption } from "../db-option.ts";
 import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-options.ts";
 import { CliError } from "../errors.ts";
-import { positiveInt } from "../parsers.ts";
+import { positiveInt, unitInterval } from "../parsers.ts";
 import { type StorageOptionFlags, storageOptionFlag, storageOptionsOf } from "../storage-options.ts";
 
 interface SearchCommandOptions extends StorageOptionFlags, EmbedderCliOptions {
@@ -30,6 +30,7 @@ interface SearchCommandOptions extends StorageOptionFlags, EmbedderCliOptions {
   json?: boolean;
   threads?: number;
   longContext?: boolean;
+  vectorWeight?: number;
 }
 
 function mode(value: string): SearchMode {
@@ -53,6 +54,11 @@ export function registerSearch(program: Command): void {
     .option("--instruction <text>", "a free one-sentence task definition, instead of --task")
     .option("--k <n>", "number of results", positiveInt, 10)
     .option("--mode <mode>", `${SEARCH_MODES.join(" | ")}`, mode, "vector")
+    .option(
+      "--vector-weight <w>",
+      "hybrid mode: the vector list's share in the fusion, 0..1 (default: the model's hybrid.vector_weight, else 0.5)",
+      unitInterval,
+    )
     .option("--filter <json>", 'JSON filter, e.g. \'{"metadata.lang": "en"}\' (never SQL)')
     .option("--json", "print the result object (as POST /search returns it)")
     .option("--threads <n>", "ONNX Runtime threads (default: $LANCE_E5_THREADS, else all CPUs)", positiveInt)
@@ -80,6 +86,7 @@ export function registerSearch(program: Command): void {
           k: options.k,
           mode: options.mode,
           filter,
+          ...(options.vectorWeight === undefined ? {} : { vector_weight: options.vectorWeight }),
         });
       } catch (error) {
         if (
