@@ -31,6 +31,7 @@ export {
   RemoteDimensionError,
   RemoteEmbedderError,
   RemoteHttpError,
+  RemoteModelMismatchError,
   RemoteModelNotFoundError,
   RemoteResponseError,
   RemoteUnreachableError,

@@ -8,6 +8,7 @@ import {
   RemoteAuthError,
   RemoteDimensionError,
   RemoteHttpError,
+  RemoteModelMismatchError,
   RemoteModelNotFoundError,
   RemoteResponseError,
 } from "./remote-errors.ts";
@@ -89,20 +90,49 @@ export async function loadRemoteEmbedder(options: LoadRemoteEmbedderOptions): Pr
   const retry: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
   if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
-  const lanceE5 = await isLanceE5Server(endpoints.health, headers, retry);
-  return new RemoteEmbedder(model, { endpoints, headers, retry, batchSize, concurrency, lanceE5 });
+  const server = await probeServer(endpoints.health, headers, retry);
+  if (server.identity !== undefined) {
+    // A lance-e5 server that states its model identity: a vouched-for description must match it exactly; a
+    // description derived from names takes it over, so tables built through the server match local ones.
+    if (model.identityVouched && server.identity.hash !== model.identity.hash) {
+      throw new RemoteModelMismatchError(endpoints.health, server.identity, model.identity);
+    }
+    if (server.identity.dim !== model.config.output_dim) {
+      throw new RemoteDimensionError(endpoints.health, server.identity.dim, model.config.output_dim);
+    }
+    model.identity = server.identity;
+  }
+  return new RemoteEmbedder(model, { endpoints, headers, retry, batchSize, concurrency, lanceE5: server.lanceE5 });
 }
 
-/** lance-e5's /health answers `{"status": "ok", "model": NAME}`; TEI and vLLM answer an empty 200, OpenAI 404. */
-async function isLanceE5Server(url: string, headers: Record<string, string>, retry: RetryPolicy): Promise<boolean> {
+/**
+ * GET /health. lance-e5 answers `{"status": "ok", "model": NAME}` (and, where the server states it, `"identity":
+ * {"name", "hash", "dim"}`); TEI and vLLM answer an empty 200, OpenAI 404.
+ */
+async function probeServer(
+  url: string,
+  headers: Record<string, string>,
+  retry: RetryPolicy,
+): Promise<{ lanceE5: boolean; identity?: ModelIdentity }> {
   const answer = await fetchWithRetries(url, { method: "GET", headers }, retry);
-  if (answer.status !== 200) return false;
+  if (answer.status !== 200) return { lanceE5: false };
+  let body: { status?: unknown; model?: unknown; identity?: unknown };
   try {
-    const body = JSON.parse(answer.text) as { status?: unknown; model?: unknown };
-    return typeof body.status === "string" && typeof body.model === "string";
+    body = JSON.parse(answer.text) as typeof body;
   } catch {
-    return false;
+    return { lanceE5: false };
   }
+  if (typeof body?.status !== "string" || typeof body.model !== "string") return { lanceE5: false };
+  const identity = body.identity as Partial<ModelIdentity> | undefined;
+  const stated =
+    typeof identity?.name === "string" &&
+    typeof identity.hash === "string" &&
+    /^[0-9a-f]{64}$/.test(identity.hash) &&
+    Number.isInteger(identity.dim);
+  return {
+    lanceE5: true,
+    ...(stated && { identity: { name: identity.name!, hash: identity.hash!, dim: identity.dim! } }),
+  };
 }
 
 interface Transport {

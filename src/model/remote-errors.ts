@@ -83,6 +83,23 @@ export class RemoteResponseError extends RemoteEmbedderError {
   }
 }
 
+/** A lance-e5 server states (GET /health `identity`) that it serves another model than the one described. */
+export class RemoteModelMismatchError extends RemoteEmbedderError {
+  constructor(
+    url: string,
+    readonly served: { name: string; hash: string; dim: number },
+    readonly described: { name: string; hash: string; dim: number },
+  ) {
+    super(
+      url,
+      `the lance-e5 server at ${url} serves model "${served.name}" (hash ${served.hash.slice(0, 12)}…, dim ` +
+        `${served.dim}) but the model description is "${described.name}" (hash ${described.hash.slice(0, 12)}…, dim ` +
+        `${described.dim}); give the directory of the model it serves (or run it with --long-context as described)`,
+    );
+    this.name = "RemoteModelMismatchError";
+  }
+}
+
 /** The vectors' length differs from the model description's output_dim (wrong model, or wrong descriptor). */
 export class RemoteDimensionError extends RemoteResponseError {
   constructor(

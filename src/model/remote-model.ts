@@ -26,6 +26,11 @@ export type RemoteModelSource =
 export interface ResolvedRemoteModel {
   config: ModelDescription;
   identity: ModelIdentity;
+  /**
+   * True when the identity is vouched for (a full model directory's content hash, or a pinned identity_hash);
+   * false when it is only derived from names, so a server that states its own identity may replace it.
+   */
+  identityVouched: boolean;
   /** The name sent as `model` in requests. */
   requestModel: string;
   maxLength: number;
@@ -95,6 +100,7 @@ export async function resolveRemoteModel(
     return {
       config,
       identity: remoteModelIdentity(options.model, options.model, template, source.outputDim),
+      identityVouched: false,
       requestModel: options.model,
       maxLength,
     };
@@ -113,6 +119,7 @@ export async function resolveRemoteModel(
       identity: longContext
         ? identityAtRopeBase(files.identity, descriptor.rope.base, longContext.rope_base)
         : files.identity,
+      identityVouched: true,
       requestModel: options.model ?? descriptor.name,
       maxLength: longContext?.max_length ?? descriptor.max_length,
       tokenizer: files.tokenizer,
@@ -143,6 +150,7 @@ export async function resolveRemoteModel(
   return {
     config: descriptor,
     identity: pinned === undefined ? computed : { ...computed, hash: pinned },
+    identityVouched: pinned !== undefined,
     requestModel,
     maxLength: descriptor.max_length,
     tokenizer,

@@ -35,12 +35,18 @@ export function fakeVector(text: string, dim: number): number[] {
   return Array.from({ length: dim }, (_, i) => (digest[i % digest.length]! - 127.5) / 128);
 }
 
-export async function startFakeEmbeddings(options: { dim?: number } = {}): Promise<FakeEmbeddings> {
+export async function startFakeEmbeddings(
+  options: {
+    dim?: number /** GET /health answers this (as a lance-e5 server would); default 404. */;
+    health?: unknown;
+  } = {},
+): Promise<FakeEmbeddings> {
   const dim = options.dim ?? 8;
   const queue: FakeEmbeddingsReply[] = [];
   const requests: RecordedEmbeddingsRequest[] = [];
   const hangs = new Set<() => void>();
   const app = new Hono();
+  if (options.health !== undefined) app.get("/health", (c) => c.json(options.health as object));
   app.post("/v1/embeddings", async (c) => {
     const body = (await c.req.json()) as RecordedEmbeddingsRequest["body"];
     requests.push({ receivedAt: Date.now(), body, headers: Object.fromEntries(c.req.raw.headers) });

@@ -12,6 +12,7 @@ import {
   RemoteAuthError,
   RemoteDimensionError,
   RemoteHttpError,
+  RemoteModelMismatchError,
   RemoteModelNotFoundError,
   RemoteResponseError,
   RemoteUnreachableError,
@@ -354,6 +355,34 @@ describe("against a fake endpoint (failure modes)", () => {
       return true;
     });
     assert.equal(f.requests.length, 2);
+  });
+
+  test("a lance-e5 server stating its identity: adopted by a name-derived description, checked against a vouched one", async () => {
+    const stated = { name: "served", hash: "a".repeat(64), dim: 8 };
+    const f = await startFakeEmbeddings({ health: { status: "ok", model: "fake-model", identity: stated } });
+    fakes.push(f);
+    const adopted = await remote({ url: f.url, ...flags() });
+    assert.deepEqual(adopted.identity, stated);
+    await adopted.embedDocuments(["hello"]);
+    assert.equal(f.requests[0]!.body.input_type, "raw", "a lance-e5 server gets input_type raw");
+    assert.equal(f.requests[0]!.body.truncate, true);
+
+    const other = await startFakeEmbeddings({
+      dim: local.dim,
+      health: { status: "ok", model: "tiny-mistral", identity: { ...stated, dim: local.dim } },
+    });
+    fakes.push(other);
+    await assert.rejects(remote({ url: other.url }), (error: Error) => {
+      assert.ok(error instanceof RemoteModelMismatchError, error.message);
+      assert.match(error.message, /serves model "served"/);
+      return true;
+    });
+    const same = await startFakeEmbeddings({
+      dim: local.dim,
+      health: { status: "ok", model: "tiny-mistral", identity: local.identity },
+    });
+    fakes.push(same);
+    assert.deepEqual((await remote({ url: same.url })).identity, local.identity);
   });
 
   test("malformed answers are clear errors", async () => {
