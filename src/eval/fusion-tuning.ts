@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ingestDocuments } from "../ingest/index.ts";
+import type { DbLike } from "../lancedb/connection.ts";
 import type { Embedder } from "../model/embedder.ts";
 import { FUSION_METHODS, type FusionMethod, fuseLists, type ListHit } from "../search/fusion.ts";
 import { openSearchTarget, type SearchResult, search } from "../search/index.ts";
@@ -80,7 +81,8 @@ export interface TuneFusionOptions {
   embedder: Embedder;
   families?: readonly string[];
   weights?: readonly number[];
-  db?: string;
+  /** Keep the index in this database (path, URI or connection); default: a temporary directory. */
+  db?: DbLike;
   onQuery?: (done: number, total: number) => void;
 }
 

@@ -277,6 +277,7 @@ describe("object storage: --db s3://bucket/prefix on a local S3-compatible serve
       ["serve", "--port", "0"],
       ["eval", corpus, "--mode", "fulltext"],
       ["passkey"],
+      ["tune-fusion", "held-out.jsonl"],
       [
         "synth",
         "--from-table",

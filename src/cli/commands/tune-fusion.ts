@@ -3,9 +3,11 @@ import path from "node:path";
 import type { Command } from "commander";
 import { resolveModelDir } from "../../defaults.ts";
 import { type FusionPoint, RETRIEVAL_FAMILIES, readHeldOut, tuneFusion } from "../../eval/fusion-tuning.ts";
+import { connectDb } from "../../lancedb/connection.ts";
+import { type StorageOptionFlags, storageOptionFlag, storageOptionsOf } from "../storage-options.ts";
 import { fixed, loadEvalEmbedder, printResult, usageError } from "./eval-shared.ts";
 
-interface TuneFusionFlags {
+interface TuneFusionFlags extends StorageOptionFlags {
   model?: string;
   families: string;
   db?: string;
@@ -26,10 +28,12 @@ export function registerTuneFusion(program: Command): void {
     .argument("<held_out>", "JSONL of held-out synthetic examples (python -m lance_e5_train.evaluate held-out)")
     .option("--model <dir>", "model directory (default: LANCE_E5_MODEL, else the shipped model)")
     .option("--families <list>", "task families whose queries are scored", RETRIEVAL_FAMILIES.join(","))
-    .option("--db <dir>", "keep the index in this LanceDB directory; default: a temporary one")
+    .option("--db <dir>", "keep the index in this LanceDB directory or URI; default: a temporary one")
+    .addOption(storageOptionFlag())
     .option("--write", "record the chosen weight in the model directory's lance-e5.json")
     .option("--json", "print the whole measurement as one JSON object")
     .action(async (file: string, flags: TuneFusionFlags) => {
+      const storageOptions = storageOptionsOf(flags);
       const families = flags.families
         .split(",")
         .map((family) => family.trim())
@@ -39,7 +43,8 @@ export function registerTuneFusion(program: Command): void {
       const embedder = await loadEvalEmbedder({ model: flags.model });
       let tuning: Awaited<ReturnType<typeof tuneFusion>>;
       try {
-        tuning = await tuneFusion({ examples, embedder, families, db: flags.db });
+        const db = flags.db === undefined ? undefined : await connectDb(flags.db, { storageOptions });
+        tuning = await tuneFusion({ examples, embedder, families, db });
       } finally {
         await embedder.dispose();
       }
