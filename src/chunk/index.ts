@@ -13,6 +13,12 @@ export interface TextChunk {
   end: number;
   /** Token count of `text` without special tokens (from its pieces; exact or an upper bound up to ~1 token). */
   tokens: number;
+  /**
+   * With `ChunkOptions.encode`: the content ids of exactly `text` when the chunker already tokenised that very
+   * string (a chunk of one piece, or one it re-counted), so the embedder need not tokenise it again. Absent
+   * otherwise (a chunk packed from several pieces: the ids of a joined text are not the pieces' ids joined).
+   */
+  ids?: number[];
 }
 
 export interface ChunkOptions {
@@ -22,12 +28,30 @@ export interface ChunkOptions {
   overlapTokens?: number;
   /** The model's token count of a text without special tokens (Embedder.countTokens). */
   countTokens: (text: string) => number;
+  /** The model's content ids of a text (Embedder.encodeContent): used instead of countTokens, and kept. */
+  encode?: (text: string) => number[];
 }
 
 interface Span {
   start: number;
   end: number;
   tokens: number;
+  /** The ids of text.slice(counted.start, counted.end), when encode was given. */
+  counted?: { start: number; end: number; ids: number[] };
+}
+
+/** Tokenises text[start, end) (trailing whitespace dropped when `trimEnd`) once: count, and ids with `encode`. */
+function measure(
+  text: string,
+  start: number,
+  end: number,
+  trimEnd: boolean,
+  options: ChunkOptions,
+): { tokens: number; counted?: Span["counted"] } {
+  const piece = trimEnd ? text.slice(start, end).trimEnd() : text.slice(start, end);
+  if (!options.encode) return { tokens: options.countTokens(piece) };
+  const ids = options.encode(piece);
+  return { tokens: ids.length, counted: { start, end: start + piece.length, ids } };
 }
 
 // Cut after these boundaries; each level is tried only when a piece of the previous level is too long.
@@ -99,9 +123,10 @@ function splitToFit(text: string, start: number, end: number, level: number, opt
   if (end - start <= max * MAX_CHARS_PER_TOKEN) {
     // Trailing whitespace (the separator we cut after) is dropped when the piece ends a chunk, so it does not
     // count against the fit; joins are accounted for when packing.
-    tokens = count(text.slice(start, end).trimEnd());
+    const measured = measure(text, start, end, true, options);
+    tokens = measured.tokens;
     if (tokens <= max) {
-      out.push({ start, end, tokens });
+      out.push({ start, end, tokens, counted: measured.counted });
       return;
     }
   }
@@ -114,7 +139,8 @@ function splitToFit(text: string, start: number, end: number, level: number, opt
   let from = start;
   while (from < end) {
     const to = fittingPrefixEnd(text, from, end, max, count);
-    out.push({ start: from, end: to, tokens: count(text.slice(from, to)) });
+    const measured = measure(text, from, to, false, options);
+    out.push({ start: from, end: to, tokens: measured.tokens, counted: measured.counted });
     from = to;
   }
 }
@@ -132,7 +158,7 @@ function splitWordGroups(
   options: ChunkOptions,
   out: Span[],
 ): void {
-  const { maxTokens: max, countTokens: count } = options;
+  const { maxTokens: max } = options;
   const first = bounds[0]!;
   const last = bounds[bounds.length - 1]!;
   const charsPerToken = sentenceTokens ? (last - first) / sentenceTokens : 4;
@@ -141,14 +167,14 @@ function splitWordGroups(
   while (from < bounds.length - 1) {
     let to = from + 1;
     while (to < bounds.length - 1 && bounds[to + 1]! - bounds[from]! <= targetChars) to++;
-    let tokens = count(text.slice(bounds[from]!, bounds[to]!).trimEnd());
-    while (tokens > max && to - from > 1) {
-      to = from + Math.max(1, Math.floor(((to - from) * max) / tokens));
-      tokens = count(text.slice(bounds[from]!, bounds[to]!).trimEnd());
+    let measured = measure(text, bounds[from]!, bounds[to]!, true, options);
+    while (measured.tokens > max && to - from > 1) {
+      to = from + Math.max(1, Math.floor(((to - from) * max) / measured.tokens));
+      measured = measure(text, bounds[from]!, bounds[to]!, true, options);
     }
-    if (tokens > max)
+    if (measured.tokens > max)
       splitToFit(text, bounds[from]!, bounds[to]!, FORCED_LEVELS + 1, options, out); // one long word
-    else out.push({ start: bounds[from]!, end: bounds[to]!, tokens });
+    else out.push({ start: bounds[from]!, end: bounds[to]!, tokens: measured.tokens, counted: measured.counted });
     from = to;
   }
 }
@@ -164,7 +190,7 @@ function trimmed(text: string, start: number, end: number): { start: number; end
 
 /** Splits a document into token-bounded chunks with exact source offsets. */
 export function chunkText(text: string, options: ChunkOptions): TextChunk[] {
-  const { maxTokens: max, countTokens: count } = options;
+  const { maxTokens: max } = options;
   if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxTokens must be a positive integer, got ${max}`);
   const overlap = Math.max(0, Math.min(options.overlapTokens ?? 0, Math.floor(max / 2)));
   const spans: Span[] = [];
@@ -193,15 +219,30 @@ export function chunkText(text: string, options: ChunkOptions): TextChunk[] {
     }
     let range = trimmed(text, spans[i]!.start, spans[j - 1]!.end);
     let tokens = cost;
+    let ids: number[] | undefined;
+    const recount = (r: { start: number; end: number }) => {
+      const measured = measure(text, r.start, r.end, false, options);
+      tokens = measured.tokens;
+      ids = measured.counted?.ids;
+    };
     if (range && cost + Math.min(freeJoins, 2) > max) {
-      tokens = count(text.slice(range.start, range.end));
+      recount(range);
       while (range && tokens > max && j - i > 1) {
         j--;
         range = trimmed(text, spans[i]!.start, spans[j - 1]!.end);
-        tokens = range ? count(text.slice(range.start, range.end)) : 0;
+        if (range) recount(range);
+        else tokens = 0;
       }
+    } else if (range && j - i === 1) {
+      // One piece: its ids are the chunk's when the piece was tokenised as exactly the chunk's text.
+      const counted = spans[i]!.counted;
+      if (counted && counted.start === range.start && counted.end === range.end) ids = counted.ids;
     }
-    if (range) chunks.push({ text: text.slice(range.start, range.end), start: range.start, end: range.end, tokens });
+    if (range) {
+      const chunk: TextChunk = { text: text.slice(range.start, range.end), start: range.start, end: range.end, tokens };
+      if (ids) chunk.ids = ids;
+      chunks.push(chunk);
+    }
     if (j >= spans.length) break;
     // Next chunk starts `overlap` tokens back, but always after this chunk's first span (progress).
     let next = j;

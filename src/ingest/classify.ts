@@ -32,6 +32,8 @@ export interface Classified {
   unit: Unit;
   /** New chunk ids: need embedding. */
   toEmbed: ChunkRow[];
+  /** The chunker's content ids of each toEmbed row's text, where it has them (same order as toEmbed). */
+  toEmbedIds: Array<number[] | undefined>;
   tokensToEmbed: number;
   /** Stored ids whose other columns changed (title, metadata, offsets): rewritten with their stored vector. */
   updated: StoredRow[];
@@ -57,7 +59,7 @@ export async function classifyUnit(
   lookups: boolean,
 ): Promise<Classified> {
   const shape = schema ? metadataShapeOf(schema) : FIXED_SHAPE;
-  const rows: ChunkRow[] = unit.chunks.map(({ rawMetadata, tokens: _tokens, ...row }) => ({
+  const rows: ChunkRow[] = unit.chunks.map(({ rawMetadata, tokens: _tokens, ids: _ids, ...row }) => ({
     ...row,
     metadata: shapeMetadata(rawMetadata, shape),
   }));
@@ -77,7 +79,15 @@ export async function classifyUnit(
       }
     }
   }
-  const result: Classified = { unit, toEmbed: [], tokensToEmbed: 0, updated: [], unchanged: 0, staleIds: [] };
+  const result: Classified = {
+    unit,
+    toEmbed: [],
+    toEmbedIds: [],
+    tokensToEmbed: 0,
+    updated: [],
+    unchanged: 0,
+    staleIds: [],
+  };
   const updatedRows = new Map<string, ChunkRow>();
   const newIds = new Set<string>();
   rows.forEach((row, i) => {
@@ -85,6 +95,7 @@ export async function classifyUnit(
     const fingerprint = stored.get(row.id);
     if (fingerprint === undefined) {
       result.toEmbed.push(row);
+      result.toEmbedIds.push(unit.chunks[i]!.ids);
       result.tokensToEmbed += unit.chunks[i]!.tokens;
     } else if (fingerprint === rowFingerprint(row)) result.unchanged++;
     else updatedRows.set(row.id, row);

@@ -4,6 +4,7 @@ import { useEmbedder } from "../lancedb/embedding-function.ts";
 import { assertSameModel, modelIdentityOfSchema, sameModel } from "../lancedb/identity.ts";
 import { buildTableSchema, inferMetadataFields } from "../lancedb/schema.ts";
 import { type Classified, classifyUnit, type Unit } from "./classify.ts";
+import { embedChunkTexts } from "./embed-chunks.ts";
 import { ensureIndexes } from "./indexes.ts";
 import { prefetch } from "./prefetch.ts";
 import { prepareDocument } from "./prepare.ts";
@@ -185,7 +186,7 @@ async function runIngest(
     counts.unchanged += work.unchanged;
     counts.deleted += staleIds.length;
     if (!dryRun) {
-      const vectors = toEmbed.length > 0 ? await embedder.embedDocuments(toEmbed.map((row) => row.text)) : [];
+      const vectors = await embedChunkTexts(embedder, toEmbed, work.toEmbedIds);
       progress.tokens_embedded += work.tokensToEmbed;
       await writer.add([...toEmbed.map((row, i) => ({ ...row, vector: vectors[i]! })), ...updated], staleIds);
     }

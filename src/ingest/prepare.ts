@@ -9,6 +9,8 @@ export interface PendingChunk extends Omit<ChunkRow, "metadata"> {
   rawMetadata: Record<string, unknown> | undefined;
   /** Token count of the text without special tokens (for tokens/s). */
   tokens: number;
+  /** Content ids of the text when the chunker already has them (Embedder.encodeContent), so it is not re-tokenised. */
+  ids?: number[];
 }
 
 export interface ChunkingOptions {
@@ -43,6 +45,7 @@ export function prepareDocument(
         maxTokens: options.chunkTokens,
         overlapTokens: options.overlapTokens,
         countTokens: (t) => embedder.countTokens(t),
+        encode: embedder.encodeContent && embedder.embedContentIds ? (t) => embedder.encodeContent!(t) : undefined,
       });
   return {
     chunks: spans.map((span, index) => ({
@@ -57,6 +60,7 @@ export function prepareDocument(
       parent_id: null,
       rawMetadata: doc.metadata,
       tokens: span.tokens,
+      ids: "ids" in span ? span.ids : undefined,
     })),
   };
 }

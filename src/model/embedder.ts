@@ -43,6 +43,17 @@ export interface Embedder {
   encode(text: string, maxLength?: number): EncodedText;
   /** Token count of a text without special tokens (for chunking budgets). */
   countTokens(text: string): number;
+  /**
+   * Optional (backends with a local tokenizer): all ids of a text without special tokens — what countTokens
+   * counts. A chunker that keeps them lets ingest tokenise each text once (see embedContentIds).
+   */
+  encodeContent?(text: string): number[];
+  /**
+   * Optional, with encodeContent: embeds documents given as content ids (encodeContent of each text). The
+   * vectors equal embedDocuments of the texts: special tokens, truncation and EOS are applied exactly as
+   * encode does. Callers without it (a remote backend) embed the texts.
+   */
+  embedContentIds?(contents: readonly (readonly number[])[], options?: EmbedOptions): Promise<Float32Array[]>;
   /** Formats a query with the instruction template (exposed so callers can show what is embedded). */
   formatQuery(query: string, options?: { task?: string; instruction?: string }): string;
   dispose(): Promise<void>;

@@ -365,6 +365,36 @@ class OnnxEmbedder implements Embedder {
     return this.tokenizer.countTokens(text);
   }
 
+  encodeContent(text: string): number[] {
+    // No validation, like countTokens: the chunker measures pieces (whitespace runs included) of texts that
+    // were validated whole; embedContentIds checks the ids themselves.
+    return this.tokenizer.contentIds(text);
+  }
+
+  async embedContentIds(contents: readonly (readonly number[])[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    checkArray(contents);
+    const largest = this.tokenizer.maxTokenId;
+    contents.forEach((ids, index) => {
+      if (!Array.isArray(ids) || ids.length === 0) throw new InvalidInputError(index, "expected a non-empty id array");
+      for (const id of ids) {
+        if (!Number.isInteger(id) || id < 0 || id > largest) {
+          throw new InvalidInputError(index, `token id ${id} is not in the tokenizer's vocabulary (0..${largest})`);
+        }
+      }
+    });
+    return this.embedIds(
+      contents.length,
+      (index) => {
+        const result = this.tokenizer.fromContentIds(contents[index] as number[], this.maxLength);
+        if (result.truncated && options.truncate === false) {
+          throw new InvalidInputError(index, `text is longer than ${this.maxLength} tokens and truncate is false`);
+        }
+        return result.ids;
+      },
+      options,
+    );
+  }
+
   formatQuery(query: string, options: { task?: string; instruction?: string } = {}): string {
     return formatQuery(this.config.instruction_template, resolveInstruction(options, this.config.default_task), query);
   }

@@ -84,7 +84,12 @@ export class ModelTokenizer {
 
   /** Token count of a text without special tokens. */
   countTokens(text: string): number {
-    return this.tokenizer.encode(text, { add_special_tokens: false }).ids.length;
+    return this.contentIds(text).length;
+  }
+
+  /** All ids of a text without special tokens (what countTokens counts; a chunker can keep them). */
+  contentIds(text: string): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
   }
 
   /**
@@ -95,6 +100,22 @@ export class ModelTokenizer {
     const budget = maxLength - 1 - this.prefixIds.length - this.suffixIds.length;
     if (budget < 1) throw new RangeError(`maxLength ${maxLength} leaves no room for content tokens`);
     const { ids: content, truncated } = this.contentPrefix(text, budget);
+    return this.withSpecialTokens(content, truncated);
+  }
+
+  /**
+   * Model ids from content ids (contentIds of a text): the same assembly as encode — content cut to fit,
+   * prefix and suffix specials around it, EOS appended unless already last. encode(text, m) equals
+   * fromContentIds(contentIds(text), m): contentPrefix returns the first ids of tokenising the whole text.
+   */
+  fromContentIds(content: readonly number[], maxLength: number): EncodedText {
+    const budget = maxLength - 1 - this.prefixIds.length - this.suffixIds.length;
+    if (budget < 1) throw new RangeError(`maxLength ${maxLength} leaves no room for content tokens`);
+    const truncated = content.length > budget;
+    return this.withSpecialTokens(truncated ? content.slice(0, budget) : content, truncated);
+  }
+
+  private withSpecialTokens(content: readonly number[], truncated: boolean): EncodedText {
     const ids = [...this.prefixIds, ...content, ...this.suffixIds];
     if (ids[ids.length - 1] !== this.eosId) ids.push(this.eosId);
     return { ids, truncated };
