@@ -147,7 +147,7 @@ export async function buildBenchTable(embedder: Embedder, rows: number): Promise
   const stamp = JSON.stringify({ rows, model: embedder.identity });
   if (existsSync(stampFile) && JSON.parse(readFileSync(stampFile, "utf8")).stamp === stamp) {
     log(`reusing table ${dbDir} (${rows} rows)`);
-    return JSON.parse(readFileSync(stampFile, "utf8")).info;
+    return { ...JSON.parse(readFileSync(stampFile, "utf8")).info, db: dbDir };
   }
   const corpus = benchCorpus(BENCH_ROOT, rows);
   const texts = corpus.map((r) => r.text);

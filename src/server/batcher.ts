@@ -2,18 +2,20 @@ import { HttpError } from "./errors.ts";
 
 /**
  * Micro-batching of concurrent embedding work (text-embeddings-inference's queue, in small): handlers never call
- * the model; they submit already-formatted texts here, and one model call runs at a time with the next batch
- * collecting meanwhile (continuous batching), so throughput grows with concurrency instead of concurrent calls
- * fighting over the same cores.
+ * the model; they submit already-formatted texts here, and at most `maxBatchesInFlight` model calls run at once
+ * with the next batch collecting meanwhile (continuous batching), so throughput grows with concurrency instead of
+ * concurrent calls fighting over the same cores. More than one in flight because the local runtime runs small
+ * models as several single-thread sessions at once: one batch at a time would leave all but one of them idle
+ * whenever a batch fits in one run.
  *
- * When to flush: the model call in onnxruntime-node blocks the event loop, so callers answered by a batch can only
- * send their next request after it ends, and a batch flushed the moment the model is free holds just the few
- * requests read so far (measured: 3–4 of 32 closed-loop clients). So the batcher expects company: after a batch of
- * N callers ends, the next one waits until those N (plus any already queued) are back, the token budget is full,
- * or `batchWindowMs` has passed since the model became free — the window is only the upper bound. A lone caller
- * (its last batch held only itself) and the first job after a quiet spell go at the next event-loop turn, with
- * whatever arrived in the same turn, so light traffic pays no window. `batchWindowMs: 0` disables batching: each
- * job calls the model at once, on its own.
+ * When to flush: callers answered by a batch send their next request only after it ends, so a batch flushed the
+ * moment a slot is free holds just the few requests that were read meanwhile (measured with the in-process runtime,
+ * whose run blocked the event loop: 3–4 texts per call with 32 closed-loop clients). So the batcher expects
+ * company: after a batch of N callers ends, the next one waits until those N (plus any already queued) are back,
+ * the token budget is full, or `batchWindowMs` has passed since that batch ended — the window is only the upper
+ * bound. A lone caller (its last batch held only itself) and the first job after a quiet spell go at the next
+ * event-loop turn, with whatever arrived in the same turn, so light traffic pays no window. `batchWindowMs: 0`
+ * disables batching: each job calls the model at once, on its own.
  */
 
 export interface EmbedCallOptions {
@@ -31,6 +33,8 @@ export interface BatcherOptions {
   batchWindowMs: number;
   /** Flush as soon as this many tokens are queued, and never put more in one model call. */
   maxBatchTokens: number;
+  /** Model calls (batches) running at once; the next batch collects while they run (default 2). */
+  maxBatchesInFlight?: number;
   /** Permits: texts queued or running at most; beyond, submit() fails with 429 `overloaded`. */
   maxQueuedTexts: number;
   /** Observes each model call (metrics). */
@@ -55,14 +59,19 @@ export class EmbedBatcher {
   private expectedJobs = 1;
   /** performance.now() when the last batch ended (the window counts from there). */
   private lastFinish = Number.NEGATIVE_INFINITY;
-  private running = false;
+  /** Batches running now (at most maxBatchesInFlight). */
+  private running = 0;
   /** Texts accepted and not yet answered (the permits in use). */
   private inFlightTexts = 0;
+
+  private readonly maxInFlight: number;
 
   constructor(
     private readonly embed: EmbedTexts,
     private readonly options: BatcherOptions,
-  ) {}
+  ) {
+    this.maxInFlight = Math.max(1, options.maxBatchesInFlight ?? 2);
+  }
 
   /** Texts waiting or being embedded now (gauge). */
   get queuedTexts(): number {
@@ -107,7 +116,7 @@ export class EmbedBatcher {
   }
 
   private schedule(): void {
-    if (this.running) return; // the running batch's end decides what goes next
+    if (this.running >= this.maxInFlight) return; // a running batch's end decides what goes next
     const sinceFree = performance.now() - this.lastFinish;
     // After a quiet spell the last batch's callers are not coming back: expect nobody.
     if (sinceFree > this.options.batchWindowMs) this.expectedJobs = 1;
@@ -130,11 +139,11 @@ export class EmbedBatcher {
   private flushNow(): void {
     this.wake?.cancel();
     this.wake = undefined;
-    if (this.running || this.pending.length === 0) return;
+    if (this.running >= this.maxInFlight || this.pending.length === 0) return;
     const batch = this.takeBatch();
-    this.running = true;
+    this.running++;
     void this.runBatch(batch).finally(() => {
-      this.running = false;
+      this.running--;
       this.lastFinish = performance.now();
       // The callers just answered will be back soon (closed-loop clients): wait for them, up to the window.
       this.expectedJobs = batch.length + this.pending.length;

@@ -28,6 +28,11 @@ export interface BatchingOptions {
   maxBatchTokens: number;
   /** Texts queued or running before new work gets 429 `overloaded` (--max-queued-texts, LANCE_E5_MAX_QUEUED_TEXTS). */
   maxQueuedTexts: number;
+  /**
+   * Model calls running at once while the next batch collects (--max-batches-in-flight,
+   * LANCE_E5_MAX_BATCHES_IN_FLIGHT). 2 keeps both single-thread sessions of the local runtime busy on 2 CPUs.
+   */
+  maxBatchesInFlight: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -44,6 +49,7 @@ export const DEFAULT_BATCHING: BatchingOptions = {
   batchWindowMs: 5,
   maxBatchTokens: 8192,
   maxQueuedTexts: 4096,
+  maxBatchesInFlight: 2,
 };
 
 /** How long a graceful shutdown waits for in-flight requests before closing their connections (--drain-timeout-ms). */

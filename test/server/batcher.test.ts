@@ -64,6 +64,32 @@ describe("EmbedBatcher", () => {
     );
   });
 
+  test("up to maxBatchesInFlight model calls run at once; beyond, work waits for a slot", async () => {
+    for (const [slots, expectedPeak] of [
+      [1, 1],
+      [2, 2],
+    ] as const) {
+      let running = 0;
+      let peak = 0;
+      const embed = async (texts: string[]) => {
+        peak = Math.max(peak, ++running);
+        await new Promise((r) => setTimeout(r, 20));
+        running--;
+        return texts.map(() => Float32Array.of(0));
+      };
+      const batcher = new EmbedBatcher(embed, {
+        batchWindowMs: 30,
+        maxBatchTokens: 1000,
+        maxQueuedTexts: 100,
+        maxBatchesInFlight: slots,
+      });
+      const first = batcher.submit(["a"], 1);
+      await new Promise((r) => setTimeout(r, 5)); // "a" is running
+      await Promise.all([first, batcher.submit(["b"], 1), batcher.submit(["c"], 1)]);
+      assert.equal(peak, expectedPeak, `maxBatchesInFlight ${slots}`);
+    }
+  });
+
   test("a lone caller pays no window: after a quiet spell, and when its last batch held only itself", async () => {
     const { calls, embed } = stubModel(1);
     const batcher = new EmbedBatcher(embed, { batchWindowMs: 60_000, maxBatchTokens: 1000, maxQueuedTexts: 100 });

@@ -34,6 +34,7 @@ interface ServeCommandOptions extends StorageOptionFlags, EmbedderCliOptions {
   batchWindowMs: number;
   maxBatchTokens: number;
   maxQueuedTexts: number;
+  maxBatchesInFlight: number;
   drainTimeoutMs: number;
   readConsistencyMs: number;
   readConsistencyS?: number;
@@ -151,6 +152,15 @@ export function registerServe(program: Command): void {
     )
     .addOption(
       flag(
+        "--max-batches-in-flight <n>",
+        "embedding batches running at once while the next one collects",
+        "LANCE_E5_MAX_BATCHES_IN_FLIGHT",
+        int(1),
+        DEFAULT_BATCHING.maxBatchesInFlight,
+      ),
+    )
+    .addOption(
+      flag(
         "--drain-timeout-ms <n>",
         "graceful-shutdown wait for in-flight requests",
         "LANCE_E5_DRAIN_TIMEOUT_MS",
@@ -215,6 +225,7 @@ export function registerServe(program: Command): void {
           batchWindowMs: options.batchWindowMs,
           maxBatchTokens: options.maxBatchTokens,
           maxQueuedTexts: options.maxQueuedTexts,
+          maxBatchesInFlight: options.maxBatchesInFlight,
         },
       });
       const log = (line: string) => process.stderr.write(`lance-e5 serve: ${line}\n`);
