@@ -66,10 +66,10 @@ export interface FusionTuning {
   documents: number;
   families: string[];
   grid: FusionPoint[];
-  /** The best weighted-RRF point (what search implements). */
+  /** The best point of any method: what `tune-fusion --write` records. */
   best: FusionPoint;
-  /** The best point of any method (for the record: is another method better?). */
-  bestOverall: FusionPoint;
+  bestRrf: FusionPoint;
+  bestLinear: FusionPoint;
   /** Reference points: BM25 alone (w = 0), the model alone (w = 1), plain RRF (w = 0.5). */
   bm25: FusionPoint;
   vector: FusionPoint;
@@ -133,8 +133,9 @@ export async function tuneFusion(options: TuneFusionOptions): Promise<FusionTuni
       documents: docIds.size,
       families,
       grid,
-      best: bestOf(grid.filter((p) => p.method === "rrf")),
-      bestOverall: bestOf(grid),
+      best: bestOf(grid),
+      bestRrf: bestOf(grid.filter((p) => p.method === "rrf")),
+      bestLinear: bestOf(grid.filter((p) => p.method === "linear")),
       bm25: at("rrf", 0),
       vector: at("rrf", 1),
       plainRrf: at("rrf", 0.5),

@@ -72,8 +72,10 @@ export interface ModelDescription {
 
 /** Hybrid-search settings measured for a model (chosen on held-out training-side data, never a benchmark). */
 export interface HybridConfig {
-  /** Share of the vector list in weighted reciprocal-rank fusion, 0..1 (0.5 = plain RRF, 0 = BM25 only). */
+  /** Share of the vector list in the fusion, 0..1 (0 = BM25 order, 1 = vector order). */
   vector_weight: number;
+  /** "rrf" (default): weighted reciprocal-rank fusion; "linear": weighted sum of min-max-scaled scores. */
+  fusion?: "rrf" | "linear";
 }
 
 /**

@@ -9,9 +9,15 @@
  *
  * A list that does not contain d adds nothing. The factor 2 keeps w = 0.5 identical to LanceDB's RRFReranker
  * (Σ 1/(60 + rank)), so scores stay in (0, 2/60]; w = 1 orders by the vector list alone, w = 0 by BM25 alone.
- * Rank-based fusion was chosen over normalised-score (min-max linear) fusion by measurement on held-out
- * training-side data (src/eval/fusion-tuning.ts; both are implemented there and in `linearFusion` below).
- * The weight of a model is chosen the same way and recorded in its lance-e5.json as `hybrid.vector_weight`.
+ *
+ * Normalised-score ("linear") fusion scales each list's scores (cosine, BM25) to [0, 1] by min-max within the
+ * list and takes w · vector + (1 − w) · fulltext. Unlike ranks, scaled scores keep how far apart hits are, so a
+ * small vector share can break BM25's near-ties without overturning its clear wins. On the default model's
+ * held-out training-side slice (lance-e5 tune-fusion) the best linear point beat the best weighted-RRF point,
+ * which was w = 0 (BM25 alone): weighted RRF could not make the weak model help at all.
+ *
+ * Which method and weight a model uses is measured per model and recorded in its lance-e5.json as
+ * `hybrid: {"fusion": "rrf" | "linear", "vector_weight": w}`; without it, plain RRF (rrf, 0.5).
  */
 
 /** Reciprocal-rank constant (the RRF paper's and LanceDB's 60). */
@@ -53,8 +59,8 @@ export function weightedRrf<T>(vector: ListHit<T>[], fulltext: ListHit<T>[], vec
 }
 
 /**
- * Normalised-score fusion: each list's scores min-max scaled to [0, 1] (a one-hit list scales to 1), then
- * w · vector + (1 − w) · fulltext. Kept for the tuning comparison; search uses `weightedRrf`.
+ * Normalised-score fusion: each list's scores min-max scaled to [0, 1] (a one-hit list, or one whose scores are all
+ * equal, scales to 1), then w · vector + (1 − w) · fulltext.
  */
 export function linearFusion<T>(vector: ListHit<T>[], fulltext: ListHit<T>[], vectorWeight: number): FusedHit<T>[] {
   const shares = [

@@ -3,7 +3,7 @@ import type { DbLike, Table } from "../lancedb/connection.ts";
 import type { Embedder } from "../model/embedder.ts";
 import { FullTextIndexMissingError, SearchRequestError } from "./errors.ts";
 import { compileFilter } from "./filter.ts";
-import { DEFAULT_VECTOR_WEIGHT, type ListHit, vectorWeightProblem, weightedRrf } from "./fusion.ts";
+import { DEFAULT_VECTOR_WEIGHT, fuseLists, type ListHit, vectorWeightProblem } from "./fusion.ts";
 import { openSearchTarget, type SearchTarget } from "./target.ts";
 
 /**
@@ -14,10 +14,12 @@ import { openSearchTarget, type SearchTarget } from "./target.ts";
  *   recomputed from the stored vector, so it is the true cosine whatever index (IVF-PQ, HNSW-SQ, flat) found the
  *   candidates; results are ordered by it.
  * - `fulltext`: the BM25 score of LanceDB's full-text index (unbounded, only comparable within one query).
- * - `hybrid`: the weighted reciprocal-rank-fusion score 2 · (w/(60 + rank_vector) + (1 − w)/(60 + rank_fulltext)),
- *   ranks counted from 0, over the top-k vector and top-k full-text lists (src/search/fusion.ts). w is the
- *   request's `vector_weight`, else the model's `hybrid.vector_weight` (lance-e5.json), else 0.5 — which is
- *   LanceDB's plain RRF, Σ 1/(60 + rank). At most 2/60 ≈ 0.0333, for a chunk ranked first by both.
+ * - `hybrid`: the top-k vector and top-k full-text lists fused (src/search/fusion.ts) by the model's
+ *   `hybrid.fusion` (lance-e5.json) with vector share w = the request's `vector_weight`, else the model's
+ *   `hybrid.vector_weight`, else 0.5.
+ *   `rrf` (default): 2 · (w/(60 + rank_vector) + (1 − w)/(60 + rank_fulltext)), ranks from 0, at most 2/60 ≈ 0.0333;
+ *   w = 0.5 is LanceDB's plain RRF, Σ 1/(60 + rank).
+ *   `linear`: w · cosine' + (1 − w) · bm25', each list's scores min-max scaled to [0, 1] within the list, in [0, 1].
  */
 
 export { FilterError, FullTextIndexMissingError, SearchRequestError } from "./errors.ts";
@@ -112,8 +114,10 @@ export async function search(params: SearchParams): Promise<SearchResponse> {
   else {
     // Both lists at depth k, fused here rather than by LanceDB's RRFReranker, which has no weights.
     const [byVector, byText] = await Promise.all([vectorRows(), fulltextRows()]);
-    const weight = vectorWeight ?? params.embedder.config.hybrid?.vector_weight ?? DEFAULT_VECTOR_WEIGHT;
-    rows = weightedRrf(listHits(byVector, "_cosine"), listHits(byText, "_score"), weight).map((hit) => ({
+    const hybrid = params.embedder.config.hybrid;
+    const weight = vectorWeight ?? hybrid?.vector_weight ?? DEFAULT_VECTOR_WEIGHT;
+    const fused = fuseLists(hybrid?.fusion ?? "rrf", listHits(byVector, "_cosine"), listHits(byText, "_score"), weight);
+    rows = fused.map((hit) => ({
       ...hit.item,
       _relevance_score: hit.score,
     }));

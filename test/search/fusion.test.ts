@@ -140,6 +140,42 @@ describe("hybrid search with a vector weight (real LanceDB table, tiny Mistral)"
     }
   });
 
+  test('a model recording hybrid {"fusion": "linear"} gets min-max-scaled score fusion', async () => {
+    const { dir: modelDir, cleanup: cleanModel } = await tempDir("lance-e5-hybrid-model-");
+    try {
+      await cp(TINY_MISTRAL, modelDir, { recursive: true });
+      const descriptorFile = path.join(modelDir, "lance-e5.json");
+      const descriptor = JSON.parse(await readFile(descriptorFile, "utf8"));
+      await writeFile(
+        descriptorFile,
+        JSON.stringify({ ...descriptor, hybrid: { fusion: "linear", vector_weight: 0.3 } }),
+      );
+      const linear = await loadEmbedder(modelDir, { threads: 1 });
+      try {
+        const scaled = (response: SearchResponse) => {
+          const scores = response.results.map((r) => r.score);
+          const [min, max] = [Math.min(...scores), Math.max(...scores)];
+          return new Map(response.results.map((r) => [r.id, max > min ? (r.score - min) / (max - min) : 1]));
+        };
+        const byVector = scaled(await run("vector"));
+        const byText = scaled(await run("fulltext"));
+        for (const w of [undefined, 0.8]) {
+          const fused = await run("hybrid", w === undefined ? {} : { vector_weight: w }, linear);
+          const weight = w ?? 0.3;
+          assert.ok(fused.results.length > 0);
+          for (const r of fused.results) {
+            const expected = weight * (byVector.get(r.id) ?? 0) + (1 - weight) * (byText.get(r.id) ?? 0);
+            assert.ok(Math.abs(r.score - expected) < 1e-9, `w=${weight} ${r.id}: ${r.score} vs ${expected}`);
+          }
+        }
+      } finally {
+        await linear.dispose();
+      }
+    } finally {
+      await cleanModel();
+    }
+  });
+
   test("a lance-e5.json with a weight outside [0, 1] is refused at load", async () => {
     const { dir: modelDir, cleanup: cleanModel } = await tempDir("lance-e5-hybrid-model-");
     try {

@@ -17,9 +17,9 @@ interface TuneFusionFlags extends StorageOptionFlags {
 
 /**
  * `lance-e5 tune-fusion HELD_OUT.jsonl`: the hybrid-search vector weight of a model, chosen on the trainer's
- * held-out slice (`python -m lance_e5_train.evaluate held-out`). `--write` records it in the model directory's
- * lance-e5.json as `hybrid.vector_weight` (with the measurement under `card.hybrid_tuning`), where search's hybrid
- * mode reads it. The weight does not change any vector, so tables built with the model stay valid.
+ * held-out slice (`python -m lance_e5_train.evaluate held-out`), over both fusion methods. `--write` records the
+ * best in the model directory's lance-e5.json as `hybrid: {fusion, vector_weight}` (with the measurement under
+ * `card.hybrid_tuning`), where search's hybrid mode reads it. The weight does not change any vector, so tables built with the model stay valid.
  */
 export function registerTuneFusion(program: Command): void {
   program
@@ -55,13 +55,17 @@ export function registerTuneFusion(program: Command): void {
           queries: tuning.queries,
           documents: tuning.documents,
           families: tuning.families,
-          method: "weighted RRF (src/search/fusion.ts), nDCG@10 averaged over list depths 10 and 100",
+          criterion: "nDCG@10 averaged over fused list depths 10 and 100 (src/eval/fusion-tuning.ts)",
           "ndcg@10": {
             chosen: round(tuning.best["ndcg@10"]),
             bm25_only: round(tuning.bm25["ndcg@10"]),
             vector_only: round(tuning.vector["ndcg@10"]),
             plain_rrf: round(tuning.plainRrf["ndcg@10"]),
-            best_linear: round(tuning.grid.filter((p) => p.method === "linear").reduce(maxPoint)["ndcg@10"]),
+            best_rrf: { vector_weight: tuning.bestRrf.vector_weight, "ndcg@10": round(tuning.bestRrf["ndcg@10"]) },
+            best_linear: {
+              vector_weight: tuning.bestLinear.vector_weight,
+              "ndcg@10": round(tuning.bestLinear["ndcg@10"]),
+            },
           },
         });
       }
@@ -76,22 +80,24 @@ export function registerTuneFusion(program: Command): void {
           line("BM25 only", tuning.bm25),
           line("vector only", tuning.vector),
           line("plain RRF", tuning.plainRrf),
-          line("best weighted RRF", tuning.best),
-          line("best of all methods", tuning.bestOverall),
-          flags.write ? `  recorded hybrid.vector_weight = ${tuning.best.vector_weight}` : "  (--write records it)",
+          line("best weighted RRF", tuning.bestRrf),
+          line("best linear", tuning.bestLinear),
+          line("chosen", tuning.best),
+          flags.write
+            ? `  recorded hybrid = {"fusion": "${tuning.best.method}", "vector_weight": ${tuning.best.vector_weight}}`
+            : "  (--write records it in the model's lance-e5.json)",
         ].join("\n"),
       );
     });
 }
 
 const round = (value: number) => Math.round(value * 10_000) / 10_000;
-const maxPoint = (a: FusionPoint, b: FusionPoint) => (b["ndcg@10"] > a["ndcg@10"] ? b : a);
 
 /** Read-modify-write of lance-e5.json through a temporary file, so a crash never leaves half a descriptor. */
 async function recordWeight(modelDir: string, best: FusionPoint, measurement: Record<string, unknown>): Promise<void> {
   const file = path.join(modelDir, "lance-e5.json");
   const descriptor = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
-  descriptor.hybrid = { vector_weight: best.vector_weight };
+  descriptor.hybrid = { fusion: best.method, vector_weight: best.vector_weight };
   const card = (descriptor.card ?? {}) as Record<string, unknown>;
   card.hybrid_tuning = measurement;
   descriptor.card = card;
