@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { UnknownTaskError } from "../instructions/index.ts";
 import { ModelMismatchError, NotALanceE5TableError, TableNotFoundError } from "../lancedb/errors.ts";
 import { EmbedOptionsError, InvalidInputError } from "../model/errors.ts";
+import { RemoteEmbedderError } from "../model/remote-errors.ts";
 import { FilterError, FullTextIndexMissingError, SearchRequestError } from "../search/errors.ts";
 
 /**
@@ -40,6 +41,8 @@ export function toHttpError(error: unknown): HttpError | undefined {
     return new HttpError(409, "model_mismatch", error.message);
   }
   if (error instanceof FullTextIndexMissingError) return new HttpError(409, "no_fulltext_index", error.message);
+  // A gateway server (--embedder-url) whose upstream embedding endpoint failed for good: not our bug, say whose.
+  if (error instanceof RemoteEmbedderError) return new HttpError(502, "embedder_unavailable", error.message);
   if (error instanceof HTTPException) {
     // Hono's own (e.g. a malformed request it rejected itself): keep its status, give it our shape.
     return new HttpError(error.status as ContentfulStatusCode, "invalid_request", error.message || "bad request");

@@ -11,7 +11,7 @@ import type { LocalEmbedder } from "../../src/model/embedder.ts";
 import { loadEmbedder } from "../../src/model/onnx-embedder.ts";
 import { createApp } from "../../src/server/app.ts";
 import { listen, type RunningServer } from "../../src/server/serve.ts";
-import { CORPUS, REPO_ROOT, runCli, TINY_MISTRAL, tempDir } from "../search/helpers.ts";
+import { CORPUS, REPO_ROOT, runCli, TINY_MISTRAL, TINY_QWEN2, tempDir } from "../search/helpers.ts";
 import { maxAbsDiff } from "../server/helpers.ts";
 
 /**
@@ -97,7 +97,7 @@ describe("lance-e5 CLI with --embedder-url", () => {
     assert.equal(JSON.parse(again.stdout).chunks_unchanged, CORPUS.length);
   });
 
-  test("a model described by flags gets its own identity: local search of that table is refused", async () => {
+  test("a model described by flags adopts the identity the lance-e5 server states: the same model's tables interchange, another's are refused", async () => {
     const db = path.join(root, "db-flags");
     const remoteFlags = ["--embedder-url", server.url, "--embedder-model", "tiny-mistral", "--embedder-dim", "64"];
     const ingest = await runCli(["ingest", corpusFile, "--db", db, "--json", ...remoteFlags]);
@@ -106,9 +106,14 @@ describe("lance-e5 CLI with --embedder-url", () => {
     assert.equal(remote.code, 0, remote.stderr);
     assert.equal((JSON.parse(remote.stdout) as SearchJson).results.length, CORPUS.length);
 
-    const localRun = await runCli(["search", "the firmament", "--db", db, "--model", TINY_MISTRAL]);
-    assert.equal(localRun.code, 2, localRun.stderr);
-    assert.match(localRun.stderr, /tiny-mistral/);
+    const sameModel = await runCli(["search", "the firmament", "--db", db, "--json", "--model", TINY_MISTRAL]);
+    assert.equal(sameModel.code, 0, sameModel.stderr);
+    const hits = (out: string) => (JSON.parse(out) as SearchJson).results.map((r) => r.doc_id);
+    assert.deepEqual(hits(sameModel.stdout), hits(remote.stdout));
+
+    const otherModel = await runCli(["search", "the firmament", "--db", db, "--model", TINY_QWEN2]);
+    assert.equal(otherModel.code, 2, otherModel.stderr);
+    assert.match(otherModel.stderr, /tiny-mistral/);
   });
 
   test("embed --embedder-url prints the local vectors (≤ 1e-5)", async () => {

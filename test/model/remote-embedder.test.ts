@@ -20,7 +20,7 @@ import {
 import { remoteModelIdentity } from "../../src/model/remote-model.ts";
 import { createApp } from "../../src/server/app.ts";
 import { listen, type RunningServer } from "../../src/server/serve.ts";
-import { CORPUS, TINY_MISTRAL, tempDir } from "../search/helpers.ts";
+import { CORPUS, TINY_MISTRAL, TINY_QWEN2, tempDir } from "../search/helpers.ts";
 import { maxAbsDiff } from "../server/helpers.ts";
 import { type FakeEmbeddings, fakeVector, startFakeEmbeddings } from "./remote-embedder-fake.ts";
 
@@ -147,17 +147,16 @@ describe("against a real lance-e5 server", () => {
     });
   });
 
-  test("vectors of another size than described are a dimension error", async () => {
-    const embedder = await remote({
-      source: { kind: "flags", outputDim: 32 },
-      model: "tiny-mistral",
-    });
-    await assert.rejects(embedder.embedDocuments(["hello"]), (error: Error) => {
-      assert.ok(error instanceof RemoteDimensionError, error.message);
-      assert.equal(error.got, local.dim);
-      assert.equal(error.expected, 32);
-      return true;
-    });
+  test("vectors of another size than described are a dimension error (at load: the server states its dim)", async () => {
+    await assert.rejects(
+      remote({ source: { kind: "flags", outputDim: 32 }, model: "tiny-mistral" }),
+      (error: Error) => {
+        assert.ok(error instanceof RemoteDimensionError, error.message);
+        assert.equal(error.got, local.dim);
+        assert.equal(error.expected, 32);
+        return true;
+      },
+    );
   });
 
   test("a remote descriptor (no ONNX files): its identity, approximate counts, same vectors", async () => {
@@ -173,12 +172,18 @@ describe("against a real lance-e5 server", () => {
         backend: { type: "remote", model: "tiny-mistral" },
       };
       writeFileSync(path.join(dir, "lance-e5.json"), JSON.stringify(descriptor));
+      // A lance-e5 server states its identity in /health: an unpinned descriptor adopts it, so tables built
+      // through the server and locally with the same model are interchangeable.
       const embedder = await remote({ source: { kind: "directory", dir } });
+      assert.deepEqual(embedder.identity, local.identity);
+      // Against an endpoint that states nothing (TEI, vLLM, OpenAI), the identity derives from the description.
+      const f = await fake(local.dim);
+      const unstated = await remote({ url: f.url, source: { kind: "directory", dir } });
       assert.deepEqual(
-        embedder.identity,
+        unstated.identity,
         remoteModelIdentity("tiny via http", "tiny-mistral", descriptor.instruction_template, local.dim),
       );
-      assert.notEqual(embedder.identity.hash, local.identity.hash, "unpinned: not the local identity");
+      assert.notEqual(unstated.identity.hash, local.identity.hash, "unpinned: not the local identity");
       assert.equal(embedder.countTokens(TEXTS[0]!), approximateTokenCount(TEXTS[0]!));
       assertClose(await embedder.embedQueries(["a query"]), await local.embedQueries(["a query"]), "descriptor");
 
@@ -241,6 +246,42 @@ describe("against a real lance-e5 server", () => {
       for (const [i, item] of body.data.entries()) {
         assert.ok(maxAbsDiff(item.embedding, expected[i]!) <= 1e-5, `gateway ${i}`);
       }
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+
+  test("the server states its identity in /health: a client describing another model is refused at load", async () => {
+    const health = (await (await fetch(`${server.url}/health`)).json()) as { identity?: unknown };
+    assert.deepEqual(health.identity, local.identity);
+    await assert.rejects(remote({ source: { kind: "directory", dir: TINY_QWEN2 } }), (error: Error) => {
+      assert.ok(error instanceof RemoteModelMismatchError, error.message);
+      assert.match(error.message, /tiny-mistral/);
+      return true;
+    });
+  });
+
+  test("a gateway whose upstream fails for good answers 502 embedder_unavailable, not a 500", async () => {
+    const f = await fake(local.dim);
+    const embedder = await remote({
+      url: f.url,
+      source: { kind: "flags", outputDim: local.dim },
+      model: "fake-model",
+      retry: { ...FAST_RETRY, maxRetries: 0 },
+    });
+    const tmp = await tempDir("lance-e5-gateway-down-");
+    try {
+      const gateway = createApp({ embedder, db: await lancedb.connect(tmp.dir), defaultTable: "docs", log: () => {} });
+      f.push({ status: 503 });
+      const response = await gateway.app.request("/v1/embeddings", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ model: "default", input: ["hello"] }),
+      });
+      assert.equal(response.status, 502);
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, "embedder_unavailable");
+      assert.match(body.error.message, /503/);
     } finally {
       await tmp.cleanup();
     }
@@ -387,7 +428,11 @@ describe("against a fake endpoint (failure modes)", () => {
 
   test("malformed answers are clear errors", async () => {
     const f = await fake();
-    const embedder = await remote({ url: f.url, ...flags(), retry: { ...FAST_RETRY, maxRetries: 0 } });
+    const embedder = await remote({
+      url: f.url,
+      ...flags(),
+      retry: { ...FAST_RETRY, maxRetries: 0 },
+    });
     const cases: Array<[string, RegExp]> = [
       ["not json", /not JSON/],
       ["{}", /no "data" array/],

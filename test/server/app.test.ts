@@ -349,7 +349,11 @@ describe("security and limits", () => {
 describe("operations", () => {
   test("/health, /ready (ready, not ready, draining)", async () => {
     const lanceE5 = await fx.app();
-    assert.deepEqual(await (await lanceE5.app.request("/health")).json(), { status: "ok", model: "tiny-mistral" });
+    assert.deepEqual(await (await lanceE5.app.request("/health")).json(), {
+      status: "ok",
+      model: "tiny-mistral",
+      identity: lanceE5.deps.embedder.identity,
+    });
     assert.deepEqual(await (await lanceE5.app.request("/ready")).json(), {
       status: "ready",
       model: "tiny-mistral",

@@ -7,7 +7,9 @@ export function opsRoutes(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   const model = deps.embedder.config.name;
 
-  routes.get("/health", (c) => c.json({ status: "ok", model }));
+  // The identity lets remote clients (--embedder-url) check they embed with the model their table was built with.
+  const identity = deps.embedder.identity;
+  routes.get("/health", (c) => c.json({ status: "ok", model, identity }));
 
   routes.get("/ready", (c) => {
     if (deps.state.draining) return c.json({ status: "shutting_down", model }, 503);
