@@ -51,7 +51,7 @@ export function registerTuneFusion(program: Command): void {
       if (flags.write) {
         const modelDir = path.resolve(resolveModelDir(flags.model));
         await recordWeight(modelDir, tuning.best, {
-          held_out: path.basename(file),
+          held_out: displayPath(file),
           queries: tuning.queries,
           documents: tuning.documents,
           families: tuning.families,
@@ -92,6 +92,12 @@ export function registerTuneFusion(program: Command): void {
 }
 
 const round = (value: number) => Math.round(value * 10_000) / 10_000;
+
+/** The held-out file as the card names it: relative to the working directory when inside it (no home paths). */
+function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), path.resolve(file));
+  return relative.startsWith("..") || path.isAbsolute(relative) ? path.basename(file) : relative;
+}
 
 /** Read-modify-write of lance-e5.json through a temporary file, so a crash never leaves half a descriptor. */
 async function recordWeight(modelDir: string, best: FusionPoint, measurement: Record<string, unknown>): Promise<void> {
