@@ -32,7 +32,11 @@ export interface DocItem {
 }
 
 const DEFAULT_WRITE_BATCH_ROWS = 4096;
-const DEFAULT_EMBED_BATCH_CHUNKS = 256;
+/**
+ * Chunks embedded per unit: the embedder length-sorts each unit's chunks into batches, so larger units pad less
+ * (measured on 32-token SOTU chunks: 4.3% padding at 256, 1.4% at 1,024, 0.5% over all 3,112).
+ */
+const DEFAULT_EMBED_BATCH_CHUNKS = 1024;
 
 /** Ingests files, folders, globs and stdin ("-") into a LanceDB table. */
 export async function ingestSources(options: IngestSourcesOptions): Promise<IngestReport> {
@@ -176,17 +180,27 @@ async function runIngest(
     }
   }
 
-  // --- stage 3 (consumer): embed, then write in large batches; one write in flight overlaps the next embed ---
-  // Prefetching keeps the next unit read, chunked and classified while this one is in the model.
+  // --- stage 3: embedding starts as soon as a unit is classified (inference runs on worker threads) ----------
+  async function* embeddedUnits(): AsyncGenerator<{ work: Classified; vectors: Promise<Float32Array[]> }> {
+    for await (const work of prefetch(classifiedUnits(), 1)) {
+      const vectors = dryRun ? Promise.resolve([]) : embedChunkTexts(embedder, work.toEmbed, work.toEmbedIds);
+      vectors.catch(() => undefined); // awaited, and so rethrown, in order by the consumer below
+      yield { work, vectors };
+    }
+  }
+
+  // --- stage 4 (consumer): collect vectors, write in large batches; one write in flight -------------------
+  // Prefetching one embedded unit ahead keeps the next unit's batches queued on the session workers while this
+  // one's vectors are collected and written, and the unit after it is read, chunked and classified meanwhile.
   const writer = new BatchWriter(() => ({ table: table!, schema: schema! }), writeBatchRows);
-  for await (const work of prefetch(classifiedUnits(), 1)) {
+  for await (const { work, vectors: embedding } of prefetch(embeddedUnits(), 1)) {
     const { unit, toEmbed, updated, staleIds } = work;
     counts.added += toEmbed.length;
     counts.updated += updated.length;
     counts.unchanged += work.unchanged;
     counts.deleted += staleIds.length;
     if (!dryRun) {
-      const vectors = await embedChunkTexts(embedder, toEmbed, work.toEmbedIds);
+      const vectors = await embedding;
       progress.tokens_embedded += work.tokensToEmbed;
       await writer.add([...toEmbed.map((row, i) => ({ ...row, vector: vectors[i]! })), ...updated], staleIds);
     }
