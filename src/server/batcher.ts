@@ -59,8 +59,9 @@ export class EmbedBatcher {
   private expectedJobs = 1;
   /** performance.now() when the last batch ended (the window counts from there). */
   private lastFinish = Number.NEGATIVE_INFINITY;
-  /** Batches running now (at most maxBatchesInFlight). */
+  /** Batches running now (at most maxBatchesInFlight), and the jobs in them. */
   private running = 0;
+  private runningJobs = 0;
   /** Texts accepted and not yet answered (the permits in use). */
   private inFlightTexts = 0;
 
@@ -136,26 +137,35 @@ export class EmbedBatcher {
     this.wake = { cancel: () => clearImmediate(immediate), soon: true };
   }
 
+  /** Starts batches from the queue while slots are free. */
   private flushNow(): void {
     this.wake?.cancel();
     this.wake = undefined;
-    if (this.running >= this.maxInFlight || this.pending.length === 0) return;
-    const batch = this.takeBatch();
-    this.running++;
-    void this.runBatch(batch).finally(() => {
-      this.running--;
-      this.lastFinish = performance.now();
-      // The callers just answered will be back soon (closed-loop clients): wait for them, up to the window.
-      this.expectedJobs = batch.length + this.pending.length;
-      if (this.pending.length > 0) this.schedule();
-    });
+    while (this.running < this.maxInFlight && this.pending.length > 0) {
+      const batch = this.takeBatch();
+      this.running++;
+      this.runningJobs += batch.length;
+      void this.runBatch(batch).finally(() => {
+        this.running--;
+        this.runningJobs -= batch.length;
+        this.lastFinish = performance.now();
+        // The callers just answered will be back soon (closed-loop clients): wait for them, up to the window.
+        this.expectedJobs = batch.length + this.pending.length;
+        if (this.pending.length > 0) this.schedule();
+      });
+    }
   }
 
-  /** Oldest jobs first, up to the token budget (a single job larger than the budget goes alone). */
+  /**
+   * Oldest jobs first, up to the token budget (a single job larger than the budget goes alone) and up to an even
+   * share of the callers active now (queued + running) per batch slot: 8 callers over 2 slots run as two batches
+   * of 4 at once, not as one batch of 8 that keeps one session busy while the other idles.
+   */
   private takeBatch(): Job[] {
+    const share = Math.ceil((this.pending.length + this.runningJobs) / this.maxInFlight);
     const batch: Job[] = [];
     let tokens = 0;
-    while (this.pending.length > 0) {
+    while (this.pending.length > 0 && batch.length < share) {
       const job = this.pending[0]!;
       if (batch.length > 0 && tokens + job.tokens > this.options.maxBatchTokens) break;
       batch.push(this.pending.shift()!);

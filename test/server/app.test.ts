@@ -314,7 +314,10 @@ describe("security and limits", () => {
     // After a batch of two callers the batcher expects two again, so a lone request waits for company up to the
     // 3 s window, longer than the 50 ms deadline: deterministic, no sleeps in the model. The first two may
     // themselves time out on a busy machine, so wait until their model call is over.
-    const lanceE5 = await fx.app({ limits: { requestTimeoutMs: 50 }, batching: { batchWindowMs: 3000 } });
+    const lanceE5 = await fx.app({
+      limits: { requestTimeoutMs: 50 },
+      batching: { batchWindowMs: 3000, maxBatchesInFlight: 1 },
+    });
     await Promise.all(["warm", "up"].map((input) => postJson(lanceE5, "/v1/embeddings", { input, model: "default" })));
     while (lanceE5.deps.batcher.queuedTexts > 0) await new Promise((r) => setTimeout(r, 5));
     await expectError(

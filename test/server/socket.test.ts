@@ -158,7 +158,7 @@ describe("over a socket", () => {
   test("graceful shutdown: in-flight requests finish, new connections are refused", async () => {
     // After a batch of two callers the batcher expects two again, so a lone request waits up to the 2 s batching
     // window: it is in flight while shutdown starts.
-    const server = await start({ batching: { batchWindowMs: 2000 } });
+    const server = await start({ batching: { batchWindowMs: 2000, maxBatchesInFlight: 1 } });
     const post = (input: string) =>
       fetch(`${server.url}/v1/embeddings`, {
         method: "POST",
