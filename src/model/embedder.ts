@@ -35,6 +35,11 @@ export interface Embedder {
   /** Effective max length in tokens (the long-context one when loaded in long-context mode). */
   readonly maxLength: number;
   readonly dim: number;
+  /**
+   * Optional: embedding calls that can run at once (the local runtime's worker sessions). A caller batching
+   * small requests (the server) keeps this many calls in flight to use every session; absent means 1.
+   */
+  readonly parallelism?: number;
   embedQueries(texts: string[], options?: QueryOptions): Promise<Float32Array[]>;
   embedDocuments(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
   /** Embed texts exactly as given: no instruction formatting (OpenAI `input_type: "raw"`). */

@@ -336,6 +336,10 @@ class OnnxEmbedder implements Embedder {
     this.dim = config.output_dim;
   }
 
+  get parallelism(): number {
+    return this.lease.session.parallelism;
+  }
+
   async embedQueries(texts: string[], options: QueryOptions = {}): Promise<Float32Array[]> {
     checkArray(texts);
     const instruction = resolveInstruction(options, this.config.default_task);
