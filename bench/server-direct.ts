@@ -6,7 +6,7 @@
  *   { op: "search", c, seconds }  →  { latencies, seconds }   search() with c concurrent callers for `seconds`
  *   { op: "paired", pairs }       →  { direct_p50, app_p50 }  search() and the Hono app alternating at c=1
  *   { op: "ceiling", batch, rounds } → { single_per_s, batched_per_s }  the model alone: `batch` one-query calls
- *                                      vs one call of `batch` queries, interleaved
+ *                                      at once vs one call of `batch` queries, interleaved
  *
  *   argv: MODEL_DIR DB_DIR TABLE THREADS QUERIES_JSON_FILE
  */
@@ -80,14 +80,18 @@ async function paired(pairs: number): Promise<{ direct_p50: number; app_p50: num
   return { direct_p50: median(direct), app_p50: median(app), pairs };
 }
 
-/** What batching can gain at most here: the model's own throughput on one-query calls vs one batched call. */
+/**
+ * What batching can gain at most here: the model's own throughput on `batch` one-query calls issued at once (what
+ * the window-0 server does with `batch` concurrent requests; the runtime spreads them over its sessions) vs one
+ * call of `batch` queries.
+ */
 async function ceiling(batch: number, rounds: number): Promise<{ single_per_s: number; batched_per_s: number }> {
   let singleMs = 0;
   let batchedMs = 0;
   for (let round = 0; round < rounds; round++) {
     const texts = Array.from({ length: batch }, () => embedder.formatQuery(nextQuery()));
     let t = performance.now();
-    for (const text of texts) await embedder.embedRaw([text]);
+    await Promise.all(texts.map((text) => embedder.embedRaw([text])));
     singleMs += performance.now() - t;
     t = performance.now();
     await embedder.embedRaw(texts);

@@ -281,7 +281,7 @@ async function main(): Promise<void> {
   const ceiling = await direct.call<{ single_per_s: number; batched_per_s: number }>({
     op: "ceiling",
     batch: 32,
-    rounds: 10,
+    rounds: 20,
   });
 
   const rss = { server: peakRssMiB(server.child.pid!), unbatched: peakRssMiB(unbatched.child.pid!) };
@@ -332,7 +332,7 @@ async function main(): Promise<void> {
     `  c= 1                          ${fmt(e.c1.batched)} | ${fmt(e.c1.unbatched)}`,
     `  c=32                          ${fmt(e.c32.batched)} | ${fmt(e.c32.unbatched)}`,
     `  mean texts per model call at c=32: ${e.c32.meanBatch.batched.toFixed(1)} vs ${e.c32.meanBatch.unbatched.toFixed(1)}`,
-    `batching gain at c=32: ${e.batching_gain_c32.toFixed(2)}× (target ≥ 2×); the model's own ceiling here: ${e.model_ceiling_32.single_per_s.toFixed(0)} queries/s one by one vs ${e.model_ceiling_32.batched_per_s.toFixed(0)} in one call of 32 → ${e.model_ceiling_32.gain.toFixed(2)}×`,
+    `batching gain at c=32: ${e.batching_gain_c32.toFixed(2)}× (target ≥ 2×); the model's own ceiling here (no HTTP): 32 one-query calls at once ${e.model_ceiling_32.single_per_s.toFixed(0)} queries/s vs one call of 32 ${e.model_ceiling_32.batched_per_s.toFixed(0)} queries/s → ${e.model_ceiling_32.gain.toFixed(2)}×`,
     `server peak RSS: ${rss.server.toFixed(0)} MiB (window 0 server: ${rss.unbatched.toFixed(0)} MiB)`,
     `non-2xx responses: ${CONCURRENCY.map((c) => serverSearch[c]!.non2xx).join(", ")} (search c=1/8/32), ${[e.c1.batched, e.c1.unbatched, e.c32.batched, e.c32.unbatched].map((m) => m.non2xx).join(", ")} (embeddings)`,
   ];
