@@ -87,7 +87,9 @@ interface StartedWorker {
 
 function startWorker(model: string | Uint8Array, options: InferenceSession.SessionOptions): Promise<StartedWorker> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_URL, { workerData: { model, options } });
+    // No inherited execArgv: the worker is plain JavaScript and needs no loader, and flags of the parent such as
+    // --input-type (node -e) make a worker fail to start.
+    const worker = new Worker(WORKER_URL, { workerData: { model, options }, execArgv: [] });
     const fail = (error: Error) => {
       void worker.terminate();
       reject(error);
@@ -98,7 +100,6 @@ function startWorker(model: string | Uint8Array, options: InferenceSession.Sessi
       (message: { kind: string; message?: string; inputNames?: string[]; outputNames?: string[] }) => {
         worker.off("error", fail);
         if (message.kind !== "ready") return fail(new Error(message.message ?? "the session worker failed to start"));
-        worker.unref(); // an idle pool must not keep the process alive; ref'd again while a run is in flight
         resolve({ worker, inputNames: message.inputNames ?? [], outputNames: message.outputNames ?? [] });
       },
     );
@@ -126,6 +127,9 @@ class WorkerPool implements SessionRunner {
       // A worker that dies (native crash, OOM) fails its job instead of hanging it; later jobs go elsewhere.
       slot.worker.on("error", (error) => this.fail(slot, error));
       slot.worker.on("exit", (code) => this.fail(slot, new Error(`the session worker exited with code ${code}`)));
+      // An idle pool must not keep the process alive; ref'd again while a run is in flight. (After the
+      // listeners: attaching a message listener refs the worker's port again.)
+      slot.worker.unref();
     }
   }
 
