@@ -7,7 +7,9 @@
  *   npm run bench:eval -- [--model DIR] [--only man,wordnet,sotu,bitext] [--data data/benchmarks] [--modes vector,hybrid]
  *
  * Model: --model, else LANCE_E5_MODEL, else the shipped models/default, else the bench fixture (random weights:
- * its numbers only show that the path runs, not quality).
+ * its numbers only show that the path runs, not quality). `hybrid` fuses with the method and vector weight the model's
+ * lance-e5.json records (`hybrid`, chosen by `lance-e5 tune-fusion` on training-side data), else plain RRF; the
+ * line printed at the start names it.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -56,7 +58,8 @@ const model = chooseModel();
 const modelLabel = path.basename(model.dir);
 const runsDir = path.join(values.out, "runs");
 await mkdir(runsDir, { recursive: true });
-console.error(`model: ${model.dir} (${model.note})`);
+const hybrid = JSON.parse(await readFile(path.join(model.dir, "lance-e5.json"), "utf8")).hybrid ?? null;
+console.error(`model: ${model.dir} (${model.note}); hybrid fusion: ${JSON.stringify(hybrid ?? "plain RRF")}`);
 
 // 1. Build what is missing (the builder skips benchmarks already on disk).
 await run(["scripts/build-benchmarks.ts", "--out", values.data, "--only", only.join(",")]);
