@@ -26,6 +26,7 @@ import { padBatch, planBatches } from "../src/model/batching.ts";
 import { DEFAULT_BATCH_TOKEN_BUDGET, loadEmbedder, readModelConfig, resolveThreads } from "../src/model/index.ts";
 import { batchFeeds, resolveSessions, sessionOptionsFor } from "../src/model/onnx-embedder.ts";
 import { openSessionRunner, planSessions } from "../src/model/session-runner.ts";
+import { ModelTokenizer } from "../src/model/tokenize.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const WANT_CHUNKS = Number(process.env.BENCH_INGEST_CHUNKS ?? 10_000);
@@ -49,9 +50,14 @@ async function main(): Promise<void> {
   console.log(
     `bench:ingest — model ${path.relative(ROOT, MODEL_DIR)}, ${THREADS} threads, ${os.cpus()[0]?.model ?? "cpu"}`,
   );
-  const embedder = await loadEmbedder(MODEL_DIR, { threads: THREADS });
   const config = readModelConfig(MODEL_DIR);
-  const count = (t: string) => embedder.countTokens(t);
+  const embedder = await loadEmbedder(MODEL_DIR, { threads: THREADS });
+  // @huggingface/tokenizers keeps an LRU cache of BPE results per tokenizer instance, so every system that
+  // tokenises gets its own instance: pre-chunking the corpus here must not warm the cache ingest then uses, nor
+  // ingest the ceiling's. (The embed-only row shares the embedder's instance with ingest, so it runs warm.)
+  const counter = ModelTokenizer.load(MODEL_DIR, config.tokens);
+  const ceilingTokenizer = ModelTokenizer.load(MODEL_DIR, config.tokens);
+  const count = (t: string) => counter.countTokens(t);
 
   // Corpus: whole addresses until the chunk target is reached (chunked here once only to know when to stop).
   const documents: IngestDocument[] = [];
@@ -71,7 +77,7 @@ async function main(): Promise<void> {
     const chunked = chunkText(doc.text, {
       maxTokens: CHUNK_TOKENS,
       countTokens: count,
-      encode: (t) => embedder.encodeContent!(t),
+      encode: (t) => counter.contentIds(t),
     });
     const texts = chunked.map((c) => c.text);
     withIds += chunked.filter((c) => c.ids).length;
@@ -92,7 +98,7 @@ async function main(): Promise<void> {
   const padId = config.tokens.pad_id ?? config.tokens.eos_id;
   async function ceiling(texts: string[]): Promise<{ tokens: number; tokenizeSeconds: number }> {
     const started = performance.now();
-    const encoded = texts.map((t) => embedder.encode(t).ids);
+    const encoded = texts.map((t) => ceilingTokenizer.encode(t, embedder.maxLength).ids);
     const tokenizeSeconds = (performance.now() - started) / 1000;
     const batches = planBatches(
       encoded.map((ids) => ids.length),

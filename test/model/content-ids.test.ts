@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { Tokenizer } from "@huggingface/tokenizers";
 import { chunkText } from "../../src/chunk/index.ts";
 import { InvalidInputError, loadEmbedder } from "../../src/model/index.ts";
 import { loadModelFiles } from "../../src/model/model-files.ts";
-import { FIXTURES_DIR } from "./fixtures.ts";
+import { FIXTURES_DIR, type Reference } from "./fixtures.ts";
 
 // Ingest tokenises each chunk once: the chunker keeps the content ids it counted, and the embedder adds the
 // special tokens itself (embedContentIds). These tests pin that this is the very computation embedDocuments does.
@@ -16,6 +17,38 @@ const sample = readFileSync(path.join(SOTU, "1790-george-washington.md"), "utf8"
 const mixed =
   "Grüße aus Köln 🎉 — naïve café. 東京は晴れです。\n\n  def f(x):\n\treturn x ** 2  # square\n" +
   "Ünïcödé   spaces\u00a0and\u2003others. Последний абзац текста.";
+
+describe("space-additive tokenizers are tokenised piece by piece, with identical ids", () => {
+  it("Mistral's tokenizer is space-additive, Qwen3's byte-level BPE is not", async () => {
+    assert.equal((await loadModelFiles(path.join(FIXTURES_DIR, "tiny-mistral"))).tokenizer.spaceAdditive, true);
+    assert.equal((await loadModelFiles(path.join(FIXTURES_DIR, "tiny-qwen3"))).tokenizer.spaceAdditive, false);
+  });
+
+  it("contentIds equals one whole-text encode on real and adversarial texts", async () => {
+    const dir = path.join(FIXTURES_DIR, "tiny-mistral");
+    const { tokenizer } = await loadModelFiles(dir);
+    const whole = new Tokenizer(
+      JSON.parse(readFileSync(path.join(dir, "tokenizer.json"), "utf8")),
+      JSON.parse(readFileSync(path.join(dir, "tokenizer_config.json"), "utf8")),
+    );
+    const reference = JSON.parse(readFileSync(path.join(dir, "reference.json"), "utf8")) as Reference;
+    const texts = [
+      ...readdirSync(SOTU).map((f) => readFileSync(path.join(SOTU, f), "utf8").slice(0, 20_000)),
+      ...reference.tokenizer_parity.lines.map((l) => l.text),
+      mixed.repeat(8),
+      `${"word ".repeat(300)}   spaced  out\ttabs\nand lines ${"x".repeat(400)} end`,
+      `a </s> b <s> c ${"token ".repeat(100)}`, // added tokens: left whole
+      `${"🎉 ".repeat(150)}тест ${"東京 ".repeat(100)}`,
+    ];
+    for (const text of texts) {
+      assert.deepEqual(
+        tokenizer.contentIds(text),
+        whole.encode(text, { add_special_tokens: false }).ids,
+        JSON.stringify(text.slice(0, 40)),
+      );
+    }
+  });
+});
 
 for (const name of ["tiny-mistral", "tiny-qwen3"]) {
   describe(`content ids: ${name}`, () => {
