@@ -47,8 +47,8 @@ function renderWithCitations(text) {
   return nodes;
 }
 
-/** What a score means per mode (lance-e5's search: cosine, BM25, reciprocal-rank fusion of both). */
-const SCORE_NAMES = { vector: "cosine", fulltext: "BM25", hybrid: "RRF" };
+/** What a score means per mode (lance-e5's search: cosine, BM25, the model's fusion of both: RRF or linear). */
+const SCORE_NAMES = { vector: "cosine", fulltext: "BM25", hybrid: "fused" };
 
 function renderPassages(data) {
   passageCount = data.passages.length;

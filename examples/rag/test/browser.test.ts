@@ -102,7 +102,8 @@ describe("the page in headless Chromium", () => {
       sources.join("\n"),
     );
     const scores = await page.locator("#passages li .score").allTextContents();
-    for (const score of scores) assert.match(score, /^ · RRF 0\.0\d{3}$/);
+    // Hybrid scores are the model's fusion (the shipped model: linear min-max fusion, in [0, 1]).
+    for (const score of scores) assert.match(score, /^ · fused (0|1)\.\d{4}$/);
     assert.match(await textOf(page, "#instruction"), /Instruct: Given a question, retrieve Wikipedia passages/);
 
     // The answer quotes the passage, marks the question's words and links each sentence to its passage.
