@@ -253,6 +253,15 @@ describe("`lance-e5 serve`", () => {
     assert.equal(await exited, 0);
   });
 
+  test("--max-batches-in-flight below 1 (flag or env) is refused, naming the setting", async () => {
+    const byFlag = await runCli(["serve", "--port", "0", "--db", fx.dir, "--max-batches-in-flight", "0"]);
+    assert.equal(byFlag.code, 2);
+    assert.match(byFlag.stderr, /--max-batches-in-flight.*'0' is invalid/);
+    const byEnv = await runCli(["serve", "--port", "0", "--db", fx.dir], { LANCE_E5_MAX_BATCHES_IN_FLIGHT: "x" });
+    assert.equal(byEnv.code, 2);
+    assert.match(byEnv.stderr, /LANCE_E5_MAX_BATCHES_IN_FLIGHT.*invalid/);
+  });
+
   test("refuses to start with a model that did not build the default table", async () => {
     const run = await runCli(["serve", "--port", "0", "--db", fx.dir, "--model", TINY_QWEN2]);
     assert.equal(run.code, 2);
