@@ -75,6 +75,8 @@ export function createApp(options: AppOptions): LanceE5App {
   const metrics = new ServerMetrics(() => batcher?.queuedTexts ?? 0, options.processMetrics ?? false);
   batcher = new EmbedBatcher((texts, callOptions) => embedder.embedRaw(texts, callOptions), {
     ...batching,
+    // One batch per session the runtime can run at once, so none idles while another batch runs.
+    maxBatchesInFlight: batching.maxBatchesInFlight ?? embedder.parallelism ?? 1,
     onBatch: (texts, tokens, seconds) => metrics.observeBatch(texts, tokens, seconds),
   });
 

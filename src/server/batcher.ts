@@ -4,9 +4,9 @@ import { HttpError } from "./errors.ts";
  * Micro-batching of concurrent embedding work (text-embeddings-inference's queue, in small): handlers never call
  * the model; they submit already-formatted texts here, and at most `maxBatchesInFlight` model calls run at once
  * with the next batch collecting meanwhile (continuous batching), so throughput grows with concurrency instead of
- * concurrent calls fighting over the same cores. More than one in flight because the local runtime runs small
- * models as several single-thread sessions at once: one batch at a time would leave all but one of them idle
- * whenever a batch fits in one run.
+ * concurrent calls fighting over the same cores. The app allows as many batches in flight as the embedder can
+ * run at once (the local runtime runs small models as several single-thread sessions): one batch at a time would
+ * leave all but one session idle whenever a batch fits in one run.
  *
  * When to flush: callers answered by a batch send their next request only after it ends, so a batch flushed the
  * moment a slot is free holds just the few requests that were read meanwhile (measured with the in-process runtime,
@@ -33,7 +33,7 @@ export interface BatcherOptions {
   batchWindowMs: number;
   /** Flush as soon as this many tokens are queued, and never put more in one model call. */
   maxBatchTokens: number;
-  /** Model calls (batches) running at once; the next batch collects while they run (default 2). */
+  /** Model calls (batches) running at once; the next batch collects while they run (default 1). */
   maxBatchesInFlight?: number;
   /** Permits: texts queued or running at most; beyond, submit() fails with 429 `overloaded`. */
   maxQueuedTexts: number;
@@ -71,7 +71,12 @@ export class EmbedBatcher {
     private readonly embed: EmbedTexts,
     private readonly options: BatcherOptions,
   ) {
-    this.maxInFlight = Math.max(1, options.maxBatchesInFlight ?? 2);
+    this.maxInFlight = Math.max(1, options.maxBatchesInFlight ?? 1);
+  }
+
+  /** Model calls allowed to run at once. */
+  get maxBatchesInFlight(): number {
+    return this.maxInFlight;
   }
 
   /** Texts waiting or being embedded now (gauge). */

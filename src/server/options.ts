@@ -30,9 +30,10 @@ export interface BatchingOptions {
   maxQueuedTexts: number;
   /**
    * Model calls running at once while the next batch collects (--max-batches-in-flight,
-   * LANCE_E5_MAX_BATCHES_IN_FLIGHT). 2 keeps both single-thread sessions of the local runtime busy on 2 CPUs.
+   * LANCE_E5_MAX_BATCHES_IN_FLIGHT). Default: the embedder's parallelism (the local runtime's worker sessions,
+   * one per CPU for small models), else 1.
    */
-  maxBatchesInFlight: number;
+  maxBatchesInFlight?: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -49,7 +50,6 @@ export const DEFAULT_BATCHING: BatchingOptions = {
   batchWindowMs: 5,
   maxBatchTokens: 8192,
   maxQueuedTexts: 4096,
-  maxBatchesInFlight: 2,
 };
 
 /** How long a graceful shutdown waits for in-flight requests before closing their connections (--drain-timeout-ms). */

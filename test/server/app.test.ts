@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { loadEmbedder } from "../../src/model/index.ts";
 import { search } from "../../src/search/index.ts";
 import { schemaErrors } from "../../src/server/schemas.ts";
-import { buildTable, CORPUS, TINY_QWEN2 } from "../search/helpers.ts";
+import { buildTable, CORPUS, TINY_MISTRAL, TINY_QWEN2 } from "../search/helpers.ts";
 import { decodeBase64Floats, errorOf, maxAbsDiff, postJson, type ServerFixture, serverFixture } from "./helpers.ts";
 
 /**
@@ -346,6 +346,31 @@ describe("security and limits", () => {
   test("unknown routes are a JSON 404", async () => {
     const lanceE5 = await fx.app();
     await expectError(lanceE5.app.request("/v1/chat/completions", { method: "POST" }), 404, "not_found");
+  });
+});
+
+describe("micro-batching settings", () => {
+  test("batches in flight default to the embedder's parallelism (its worker sessions); the option overrides", async () => {
+    assert.equal((await fx.app()).deps.batcher.maxBatchesInFlight, 1); // the fixture's embedder: one session
+    assert.equal((await fx.app({ batching: { maxBatchesInFlight: 3 } })).deps.batcher.maxBatchesInFlight, 3);
+    const twoSessions = await loadEmbedder(TINY_MISTRAL, { threads: 2, sessions: 2 });
+    try {
+      assert.equal(twoSessions.parallelism, 2);
+      const lanceE5 = await fx.app({ embedder: twoSessions });
+      assert.equal(lanceE5.deps.batcher.maxBatchesInFlight, 2);
+      // Both slots in use still answer every caller with its own vector.
+      const inputs = ["a", "bb", "ccc", "dddd", "eeeee", "ffffff"];
+      const responses = await Promise.all(
+        inputs.map((input) => postJson(lanceE5, "/v1/embeddings", { input, model: "default" })),
+      );
+      const direct = await twoSessions.embedRaw(inputs);
+      for (const [i, response] of responses.entries()) {
+        const body = (await response.json()) as { data: Array<{ embedding: number[] }> };
+        assert.ok(maxAbsDiff(body.data[0]!.embedding, direct[i]!) <= 1e-5, inputs[i]);
+      }
+    } finally {
+      await twoSessions.dispose();
+    }
   });
 });
 

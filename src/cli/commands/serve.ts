@@ -34,7 +34,7 @@ interface ServeCommandOptions extends StorageOptionFlags, EmbedderCliOptions {
   batchWindowMs: number;
   maxBatchTokens: number;
   maxQueuedTexts: number;
-  maxBatchesInFlight: number;
+  maxBatchesInFlight?: number;
   drainTimeoutMs: number;
   readConsistencyMs: number;
   readConsistencyS?: number;
@@ -153,10 +153,9 @@ export function registerServe(program: Command): void {
     .addOption(
       flag(
         "--max-batches-in-flight <n>",
-        "embedding batches running at once while the next one collects",
+        "embedding batches running at once while the next one collects (default: the runtime's parallel sessions)",
         "LANCE_E5_MAX_BATCHES_IN_FLIGHT",
         int(1),
-        DEFAULT_BATCHING.maxBatchesInFlight,
       ),
     )
     .addOption(
