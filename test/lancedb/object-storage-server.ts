@@ -88,7 +88,8 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
 /**
  * A pass-through HTTP proxy in front of s3rver that adds AWS S3's conditional write: a PUT with `If-None-Match: *`
  * on a key that exists gets 412 PreconditionFailed. Check and write run under a per-key lock, so two racing
- * writers of one key cannot both succeed. Requests are forwarded unchanged (Host included: SigV4 stays valid).
+ * writers of one key cannot both succeed, and other requests for that key wait until the write is done (S3 PUTs
+ * are atomic). Requests are forwarded unchanged (Host included: SigV4 stays valid).
  */
 async function conditionalPutProxy(upstreamPort: number, counts: { total: number; refused: number }) {
   const locks = new Map<string, Promise<void>>();
@@ -119,7 +120,13 @@ async function conditionalPutProxy(upstreamPort: number, counts: { total: number
 
   const proxy = http.createServer(async (req, res) => {
     try {
-      if (req.method !== "PUT" || req.headers["if-none-match"] !== "*") return await forward(req, res);
+      if (req.method !== "PUT" || req.headers["if-none-match"] !== "*") {
+        // AWS S3 PUTs are atomic: a reader sees no object or the whole one. s3rver writes the file in place, so a
+        // reader racing a conditional PUT (another process loading the newest manifest) could read it empty:
+        // hold requests for a key until its conditional PUT is done.
+        await locks.get((req.url ?? "/").split("?")[0]!);
+        return await forward(req, res);
+      }
       counts.total++;
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
