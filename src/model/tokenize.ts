@@ -8,8 +8,6 @@ import { readModelJson, readOptionalModelJson, TOKENIZER_CONFIG_FILE, TOKENIZER_
 const WHOLE_TEXT_CHARS_PER_TOKEN = 6;
 /** Extra tokens a prefix must yield beyond the wanted ones, so the cut cannot reach the kept ids. */
 const PREFIX_MARGIN_TOKENS = 16;
-/** Pieces a space-additive tokenizer is fed (see contentIds): short enough to stay in its fast, linear range. */
-const PIECE_CHARS = 96;
 
 /** The parts of tokenizer.json that decide whether tokens of "A B" are tokens of A then tokens of B. */
 interface TokenizerJson {
@@ -136,20 +134,19 @@ export class ModelTokenizer {
 
   /**
    * All ids of a text without special tokens (what countTokens counts; a chunker can keep them).
-   * @huggingface/tokenizers' BPE is super-linear in the length of a pre-token, and SentencePiece-style
-   * tokenizers have no pre-tokenizer, so a whole 800-character text is one pre-token (measured: ~5× slower per
-   * character than 100-character pieces). On space-additive tokenizers the text is therefore cut at single spaces
-   * between non-whitespace characters into ~PIECE_CHARS pieces, whose ids joined are exactly the text's ids.
+   * SentencePiece-style tokenizers have no pre-tokenizer, so @huggingface/tokenizers runs BPE over a whole text
+   * as one piece, and caches results only for pieces under 256 characters. On space-additive tokenizers the text is
+   * instead cut at every single space between non-whitespace characters — word pieces, whose ids joined are
+   * exactly the text's ids — so BPE runs on short pieces and frequent words come from its cache: measured (CPU
+   * time, fresh tokenizer) ~2× faster on SOTU sentences and 1.7–2.7× on man pages than whole texts.
    */
   contentIds(text: string): number[] {
     const encode = (s: string) => this.tokenizer.encode(s, { add_special_tokens: false }).ids;
-    if (!this.spaceAdditive || text.length <= PIECE_CHARS * 2 || this.addedTexts.some((t) => text.includes(t))) {
-      return encode(text);
-    }
+    if (!this.spaceAdditive || this.addedTexts.some((t) => text.includes(t))) return encode(text);
     const ids: number[] = [];
     let from = 0;
     for (;;) {
-      const cut = additiveCut(text, from + PIECE_CHARS);
+      const cut = additiveCut(text, from + 1);
       if (cut < 0) {
         for (const id of encode(text.slice(from))) ids.push(id);
         return ids;
