@@ -30,6 +30,12 @@ export interface ChunkOptions {
   countTokens: (text: string) => number;
   /** The model's content ids of a text (Embedder.encodeContent): used instead of countTokens, and kept. */
   encode?: (text: string) => number[];
+  /**
+   * Like encode, with the pieces the ids were tokenised in (Embedder.encodeContentPieces): a run of words that
+   * is a run of whole pieces of a sentence already tokenised takes its ids from there instead of being tokenised
+   * again. Used instead of encode when given.
+   */
+  encodePieces?: (text: string) => { ids: number[]; pieces: Array<{ start: number; end: number; firstId: number }> };
 }
 
 interface Span {
@@ -37,7 +43,15 @@ interface Span {
   end: number;
   tokens: number;
   /** The ids of text.slice(counted.start, counted.end), when encode was given. */
-  counted?: { start: number; end: number; ids: number[] };
+  counted?: Counted;
+}
+
+interface Counted {
+  start: number;
+  end: number;
+  ids: number[];
+  /** With encodePieces: the pieces (absolute offsets) the ids were tokenised in. */
+  pieces?: Array<{ start: number; end: number; firstId: number }>;
 }
 
 /** Tokenises text[start, end) (trailing whitespace dropped when `trimEnd`) once: count, and ids with `encode`. */
@@ -49,9 +63,34 @@ function measure(
   options: ChunkOptions,
 ): { tokens: number; counted?: Span["counted"] } {
   const piece = trimEnd ? text.slice(start, end).trimEnd() : text.slice(start, end);
+  if (options.encodePieces) {
+    const { ids, pieces } = options.encodePieces(piece);
+    const absolute = pieces.map((p) => ({ start: start + p.start, end: start + p.end, firstId: p.firstId }));
+    return { tokens: ids.length, counted: { start, end: start + piece.length, ids, pieces: absolute } };
+  }
   if (!options.encode) return { tokens: options.countTokens(piece) };
   const ids = options.encode(piece);
   return { tokens: ids.length, counted: { start, end: start + piece.length, ids } };
+}
+
+/**
+ * The measure of text[start, end) (trailing whitespace dropped) taken from a sentence already tokenised in pieces,
+ * when it is a run of whole pieces; undefined otherwise (the caller tokenises it).
+ */
+function measureFromPieces(
+  text: string,
+  start: number,
+  end: number,
+  sentence: Counted | undefined,
+): { tokens: number; counted: Counted } | undefined {
+  const pieces = sentence?.pieces;
+  if (!sentence || !pieces) return undefined;
+  const trimmedEnd = start + text.slice(start, end).trimEnd().length;
+  const first = pieces.findIndex((p) => p.start === start);
+  const last = pieces.findIndex((p) => p.end === trimmedEnd);
+  if (first < 0 || last < first) return undefined;
+  const ids = sentence.ids.slice(pieces[first]!.firstId, pieces[last + 1]?.firstId ?? sentence.ids.length);
+  return { tokens: ids.length, counted: { start, end: trimmedEnd, ids } };
 }
 
 // Cut after these boundaries; each level is tried only when a piece of the previous level is too long.
@@ -120,6 +159,7 @@ function splitToFit(text: string, start: number, end: number, level: number, opt
     return;
   }
   let tokens: number | undefined;
+  let sentence: Counted | undefined;
   if (end - start <= max * MAX_CHARS_PER_TOKEN) {
     // Trailing whitespace (the separator we cut after) is dropped when the piece ends a chunk, so it does not
     // count against the fit; joins are accounted for when packing.
@@ -129,10 +169,11 @@ function splitToFit(text: string, start: number, end: number, level: number, opt
       out.push({ start, end, tokens, counted: measured.counted });
       return;
     }
+    sentence = measured.counted;
   }
   const words = level === FORCED_LEVELS ? cutPoints(text, start, end, WORD) : [];
   if (words.length > 0) {
-    splitWordGroups(text, [start, ...words, end], tokens, options, out);
+    splitWordGroups(text, [start, ...words, end], tokens, sentence, options, out);
     return;
   }
   // No boundary left: cut by characters.
@@ -155,9 +196,12 @@ function splitWordGroups(
   text: string,
   bounds: number[],
   sentenceTokens: number | undefined,
+  sentence: Counted | undefined,
   options: ChunkOptions,
   out: Span[],
 ): void {
+  const measureRun = (from: number, to: number) =>
+    measureFromPieces(text, from, to, sentence) ?? measure(text, from, to, true, options);
   const { maxTokens: max } = options;
   const first = bounds[0]!;
   const last = bounds[bounds.length - 1]!;
@@ -167,10 +211,10 @@ function splitWordGroups(
   while (from < bounds.length - 1) {
     let to = from + 1;
     while (to < bounds.length - 1 && bounds[to + 1]! - bounds[from]! <= targetChars) to++;
-    let measured = measure(text, bounds[from]!, bounds[to]!, true, options);
+    let measured = measureRun(bounds[from]!, bounds[to]!);
     while (measured.tokens > max && to - from > 1) {
       to = from + Math.max(1, Math.floor(((to - from) * max) / measured.tokens));
-      measured = measure(text, bounds[from]!, bounds[to]!, true, options);
+      measured = measureRun(bounds[from]!, bounds[to]!);
     }
     if (measured.tokens > max)
       splitToFit(text, bounds[from]!, bounds[to]!, FORCED_LEVELS + 1, options, out); // one long word

@@ -46,6 +46,10 @@ export function prepareDocument(
         overlapTokens: options.overlapTokens,
         countTokens: (t) => embedder.countTokens(t),
         encode: embedder.encodeContent && embedder.embedContentIds ? (t) => embedder.encodeContent!(t) : undefined,
+        encodePieces:
+          embedder.encodeContentPieces && embedder.embedContentIds
+            ? (t) => embedder.encodeContentPieces!(t)
+            : undefined,
       });
   return {
     chunks: spans.map((span, index) => ({

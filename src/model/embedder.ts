@@ -1,4 +1,5 @@
 import type { ModelConfig, ModelDescription, ModelIdentity } from "./config.ts";
+import type { ContentPieces } from "./tokenize.ts";
 
 /** Options shared by query and document embedding. */
 export interface EmbedOptions {
@@ -53,6 +54,8 @@ export interface Embedder {
    * counts. A chunker that keeps them lets ingest tokenise each text once (see embedContentIds).
    */
   encodeContent?(text: string): number[];
+  /** Optional: encodeContent with the pieces it tokenised (see ModelTokenizer.contentPieces), for the chunker. */
+  encodeContentPieces?(text: string): ContentPieces;
   /**
    * Optional, with encodeContent: embeds documents given as content ids (encodeContent of each text). The
    * vectors equal embedDocuments of the texts: special tokens, truncation and EOS are applied exactly as

@@ -23,7 +23,7 @@ import {
   type SessionPlan,
   type SessionRunner,
 } from "./session-runner.ts";
-import { type ModelTokenizer, validateText } from "./tokenize.ts";
+import { type ContentPieces, type ModelTokenizer, validateText } from "./tokenize.ts";
 
 export interface LoadEmbedderOptions {
   /** ORT threads in all (split between sessions). Default: env LANCE_E5_THREADS, else the number of CPUs. */
@@ -373,6 +373,10 @@ class OnnxEmbedder implements Embedder {
     // No validation, like countTokens: the chunker measures pieces (whitespace runs included) of texts that
     // were validated whole; embedContentIds checks the ids themselves.
     return this.tokenizer.contentIds(text);
+  }
+
+  encodeContentPieces(text: string): ContentPieces {
+    return this.tokenizer.contentPieces(text);
   }
 
   async embedContentIds(contents: readonly (readonly number[])[], options: EmbedOptions = {}): Promise<Float32Array[]> {

@@ -68,17 +68,25 @@ for (const name of ["tiny-mistral", "tiny-qwen3"]) {
       }
     });
 
-    it("chunk ids the chunker keeps are exactly the content ids of the chunk text", async () => {
+    it("chunk ids the chunker keeps are exactly the content ids of the chunk text; boundaries unchanged", async () => {
       const embedder = await loadEmbedder(dir, { threads: 1 });
+      const sotuLong = readFileSync(path.join(SOTU, readdirSync(SOTU).sort()[5]!), "utf8");
       let withIds = 0;
-      for (const text of [sample, mixed]) {
+      for (const text of [sample, mixed, sotuLong]) {
         for (const maxTokens of [8, 32, 200]) {
-          const chunks = chunkText(text, {
+          const countTokens = (t: string) => embedder.countTokens(t);
+          const plain = chunkText(text, { maxTokens, countTokens });
+          const withEncode = chunkText(text, { maxTokens, countTokens, encode: (t) => embedder.encodeContent!(t) });
+          const withPieces = chunkText(text, {
             maxTokens,
-            countTokens: (t) => embedder.countTokens(t),
-            encode: (t) => embedder.encodeContent!(t),
+            countTokens,
+            encodePieces: (t) => embedder.encodeContentPieces!(t),
           });
-          for (const chunk of chunks) {
+          const shape = (chunks: typeof plain) =>
+            chunks.map(({ text, start, end, tokens }) => ({ text, start, end, tokens }));
+          assert.deepEqual(shape(withEncode), shape(plain), "encode changes no chunk");
+          assert.deepEqual(shape(withPieces), shape(plain), "encodePieces changes no chunk");
+          for (const chunk of [...withEncode, ...withPieces]) {
             if (!chunk.ids) continue;
             withIds++;
             assert.deepEqual(chunk.ids, embedder.encodeContent!(chunk.text), JSON.stringify(chunk.text));
@@ -86,7 +94,7 @@ for (const name of ["tiny-mistral", "tiny-qwen3"]) {
           }
         }
       }
-      assert.ok(withIds > 20, `only ${withIds} chunks carried ids`);
+      assert.ok(withIds > 40, `only ${withIds} chunks carried ids`);
       await embedder.dispose();
     });
 
