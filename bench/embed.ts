@@ -387,6 +387,9 @@ async function main(): Promise<void> {
         .join(", "),
   );
   console.log(`max |diff| lance-e5 vs transformers.js on untruncated texts: ${agreement.toExponential(2)}`);
+  console.log(
+    `peak RSS of the process (all systems; (a) and (c) each hold ${plan.sessions} session(s)): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+  );
 }
 
 // Run only as a script (the corpus loader is reused by experiments).
