@@ -4,12 +4,12 @@ import { copyFile, link, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import os from "node:os";
 import path from "node:path";
 import type { InferenceSession } from "onnxruntime-node";
-import { formatQuery, resolveInstruction } from "../instructions/index.ts";
 import { type PaddedBatch, padBatch, planBatches } from "./batching.ts";
 import type { ModelConfig, ModelIdentity } from "./config.ts";
-import type { Embedder, EmbedOptions, EncodedText, LocalEmbedder, QueryOptions } from "./embedder.ts";
+import type { Embedder, EmbedOptions, EncodedText, LocalEmbedder } from "./embedder.ts";
 import { EmbedOptionsError, InvalidInputError, ModelDirectoryError } from "./errors.ts";
 import { identityAtRopeBase } from "./identity.ts";
+import { checkArray, InstructedEmbedder } from "./instructed-embedder.ts";
 import { TOKENIZER_FILE } from "./model-dir.ts";
 import { loadModelFiles, type ModelFiles, readModelBytes } from "./model-files.ts";
 import { fromFloat16Bits } from "./onnx-proto.ts";
@@ -320,7 +320,7 @@ interface RuntimeSettings {
   paddingSide: "left" | "right";
 }
 
-class OnnxEmbedder implements Embedder {
+class OnnxEmbedder extends InstructedEmbedder implements Embedder {
   readonly maxLength: number;
   readonly dim: number;
   private disposed = false;
@@ -332,32 +332,13 @@ class OnnxEmbedder implements Embedder {
     private readonly lease: SessionLease,
     private readonly settings: RuntimeSettings,
   ) {
+    super();
     this.maxLength = settings.maxLength;
     this.dim = config.output_dim;
   }
 
   get parallelism(): number {
     return this.lease.session.parallelism;
-  }
-
-  async embedQueries(texts: string[], options: QueryOptions = {}): Promise<Float32Array[]> {
-    checkArray(texts);
-    const instruction = resolveInstruction(options, this.config.default_task);
-    texts.forEach(validateText);
-    return this.embedFormatted(
-      texts.map((q) => formatQuery(this.config.instruction_template, instruction, q)),
-      options,
-    );
-  }
-
-  async embedDocuments(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    return this.embedRaw(texts, options);
-  }
-
-  async embedRaw(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    checkArray(texts);
-    texts.forEach(validateText);
-    return this.embedFormatted(texts, options);
   }
 
   encode(text: string, maxLength = this.maxLength): EncodedText {
@@ -403,10 +384,6 @@ class OnnxEmbedder implements Embedder {
     );
   }
 
-  formatQuery(query: string, options: { task?: string; instruction?: string } = {}): string {
-    return formatQuery(this.config.instruction_template, resolveInstruction(options, this.config.default_task), query);
-  }
-
   async dispose(): Promise<void> {
     this.disposed = true;
     await this.lease.release();
@@ -429,7 +406,7 @@ class OnnxEmbedder implements Embedder {
     return dimensions;
   }
 
-  private async embedFormatted(texts: string[], options: EmbedOptions): Promise<Float32Array[]> {
+  protected async embedFormatted(texts: string[], options: EmbedOptions): Promise<Float32Array[]> {
     return this.embedIds(
       texts.length,
       (index) => {
@@ -519,7 +496,3 @@ const FIRST_GROUP = 16;
  * concurrent small call (a server query) waits behind at most this many batches per session.
  */
 const RUNS_QUEUED_PER_SESSION = 3;
-
-function checkArray(texts: unknown): asserts texts is unknown[] {
-  if (!Array.isArray(texts)) throw new InvalidInputError(0, "expected an array of strings");
-}

@@ -1,8 +1,8 @@
-import { formatQuery, resolveInstruction } from "../instructions/index.ts";
 import { approximateEncode, approximateTokenCount } from "./approximate-tokens.ts";
 import type { ModelDescription, ModelIdentity } from "./config.ts";
-import type { Embedder, EmbedOptions, EncodedText, QueryOptions } from "./embedder.ts";
+import type { Embedder, EmbedOptions, EncodedText } from "./embedder.ts";
 import { EmbedOptionsError, InvalidInputError } from "./errors.ts";
+import { InstructedEmbedder } from "./instructed-embedder.ts";
 import { l2Normalize } from "./pooling.ts";
 import {
   RemoteAuthError,
@@ -145,7 +145,7 @@ interface Transport {
   lanceE5: boolean;
 }
 
-class RemoteEmbedder implements Embedder {
+class RemoteEmbedder extends InstructedEmbedder implements Embedder {
   readonly config: ModelDescription;
   readonly identity: ModelIdentity;
   readonly maxLength: number;
@@ -156,30 +156,11 @@ class RemoteEmbedder implements Embedder {
     private readonly model: ResolvedRemoteModel,
     private readonly transport: Transport,
   ) {
+    super();
     this.config = model.config;
     this.identity = model.identity;
     this.maxLength = model.maxLength;
     this.dim = model.config.output_dim;
-  }
-
-  async embedQueries(texts: string[], options: QueryOptions = {}): Promise<Float32Array[]> {
-    checkArray(texts);
-    const instruction = resolveInstruction(options, this.config.default_task);
-    texts.forEach(validateText);
-    return this.embedFormatted(
-      texts.map((q) => formatQuery(this.config.instruction_template, instruction, q)),
-      options,
-    );
-  }
-
-  async embedDocuments(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    return this.embedRaw(texts, options);
-  }
-
-  async embedRaw(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    checkArray(texts);
-    texts.forEach(validateText);
-    return this.embedFormatted(texts, options);
   }
 
   encode(text: string, maxLength = this.maxLength): EncodedText {
@@ -189,10 +170,6 @@ class RemoteEmbedder implements Embedder {
 
   countTokens(text: string): number {
     return this.model.tokenizer ? this.model.tokenizer.countTokens(text) : approximateTokenCount(text);
-  }
-
-  formatQuery(query: string, options: { task?: string; instruction?: string } = {}): string {
-    return formatQuery(this.config.instruction_template, resolveInstruction(options, this.config.default_task), query);
   }
 
   async dispose(): Promise<void> {
@@ -214,7 +191,7 @@ class RemoteEmbedder implements Embedder {
     return dimensions;
   }
 
-  private async embedFormatted(texts: string[], options: EmbedOptions): Promise<Float32Array[]> {
+  protected async embedFormatted(texts: string[], options: EmbedOptions): Promise<Float32Array[]> {
     if (this.disposed) throw new Error("this embedder was disposed");
     const dims = this.outputDims(options);
     if (options.truncate === false && this.model.tokenizer) {
@@ -353,8 +330,4 @@ function readVector(url: string, embedding: unknown, position: number): Float32A
     throw new RemoteResponseError(url, `data[${position}].embedding is all zeros or not finite`);
   }
   return vector;
-}
-
-function checkArray(texts: unknown): asserts texts is unknown[] {
-  if (!Array.isArray(texts)) throw new InvalidInputError(0, "expected an array of strings");
 }
