@@ -104,13 +104,18 @@ export function registerSearch(program: Command): void {
       } finally {
         await embedder.dispose();
       }
-      process.stdout.write(options.json ? `${JSON.stringify(response)}\n` : formatResults(response, options.mode));
+      process.stdout.write(
+        options.json
+          ? `${JSON.stringify(response)}\n`
+          : formatResults(response, options.mode, embedder.config.hybrid?.fusion ?? "rrf"),
+      );
     });
 }
 
-function formatResults(response: SearchResponse, searchMode: SearchMode): string {
+/** Text output; the score is named by what it is: cosine, BM25, or the model's hybrid fusion (rrf | linear). */
+function formatResults(response: SearchResponse, searchMode: SearchMode, fusion: string): string {
   if (response.results.length === 0) return `no results (${response.took_ms} ms)\n`;
-  const scoreName = searchMode === "vector" ? "cosine" : searchMode === "fulltext" ? "bm25" : "rrf";
+  const scoreName = searchMode === "vector" ? "cosine" : searchMode === "fulltext" ? "bm25" : fusion;
   const lines = response.results.map((r, i) => {
     const where = [r.source ?? r.doc_id, r.title].filter(Boolean).join(" · ");
     const snippet = r.text.replace(/\s+/g, " ").slice(0, 200);
