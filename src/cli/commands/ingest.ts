@@ -70,7 +70,7 @@ export function registerIngest(program: Command): void {
     .option("--threads <n>", "ONNX Runtime threads (default: $LANCE_E5_THREADS, else all CPUs)", positiveInt)
     .option("--long-context", "load the model's long_context RoPE base and max length")
     .option("--write-batch-rows <n>", "rows per LanceDB commit (default 4096)", positiveInt)
-    .option("--embed-batch <n>", "chunks per embedding call (default 256)", positiveInt)
+    .option("--embed-batch <n>", "chunks per embedding unit (default 4096)", positiveInt)
     .option(
       "--shard <i/n>",
       "worker i of n: only sources whose id hashes (sha256) to i; --delete-missing then only touches this share",
