@@ -7,6 +7,11 @@
  * timeouts and network errors, honouring Retry-After / retry-after-ms, and a shared request/token budget.
  */
 
+import { retryAfterMs } from "../../model/remote-http.ts";
+
+/** Re-exported: one Retry-After parser serves the chat client and the remote embedding backend. */
+export { retryAfterMs };
+
 export interface ChatUsage {
   promptTokens: number;
   completionTokens: number;
@@ -132,17 +137,6 @@ export class RequestBudget {
     this.completionTokens += usage.completionTokens;
     this.totalTokens += usage.totalTokens;
   }
-}
-
-/** Retry-After is either delta-seconds or an HTTP date; OpenAI also sends retry-after-ms. */
-export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
-  const ms = headers.get("retry-after-ms");
-  if (ms !== null && /^\d+(\.\d+)?$/.test(ms.trim())) return Number(ms);
-  const value = headers.get("retry-after");
-  if (value === null) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 function isRetryableStatus(status: number): boolean {
