@@ -26,15 +26,23 @@ function stubModel(delayMs = 5, failOn?: string) {
   return { calls, embed };
 }
 
+type BatcherSettings = ConstructorParameters<typeof EmbedBatcher>[1];
+
+/** A batcher with roomy limits and one batch in flight, unless the test says otherwise. */
+function batcherFor(embed: ReturnType<typeof stubModel>["embed"], settings: Partial<BatcherSettings>): EmbedBatcher {
+  return new EmbedBatcher(embed, {
+    batchWindowMs: 5,
+    maxBatchTokens: 1000,
+    maxQueuedTexts: 100,
+    maxBatchesInFlight: 1,
+    ...settings,
+  });
+}
+
 describe("EmbedBatcher", () => {
   test("concurrent submissions within the window share one model call, each caller gets its own vectors", async () => {
     const { calls, embed } = stubModel();
-    const batcher = new EmbedBatcher(embed, {
-      batchWindowMs: 20,
-      maxBatchTokens: 1000,
-      maxQueuedTexts: 100,
-      maxBatchesInFlight: 1,
-    });
+    const batcher = batcherFor(embed, { batchWindowMs: 20 });
     const results = await Promise.all([
       batcher.submit(["a"], 1),
       batcher.submit(["bb", "ccc"], 2),
@@ -51,24 +59,14 @@ describe("EmbedBatcher", () => {
 
   test("window 0 disables batching: one model call per submission", async () => {
     const { calls, embed } = stubModel();
-    const batcher = new EmbedBatcher(embed, {
-      batchWindowMs: 0,
-      maxBatchTokens: 1000,
-      maxQueuedTexts: 100,
-      maxBatchesInFlight: 1,
-    });
+    const batcher = batcherFor(embed, { batchWindowMs: 0 });
     await Promise.all([batcher.submit(["a"], 1), batcher.submit(["b"], 1), batcher.submit(["c"], 1)]);
     assert.equal(calls.length, 3);
   });
 
   test("work arriving while a batch runs goes in the next batch, together", async () => {
     const { calls, embed } = stubModel(30);
-    const batcher = new EmbedBatcher(embed, {
-      batchWindowMs: 1,
-      maxBatchTokens: 1000,
-      maxQueuedTexts: 100,
-      maxBatchesInFlight: 1,
-    });
+    const batcher = batcherFor(embed, { batchWindowMs: 1 });
     const first = batcher.submit(["first"], 1);
     await new Promise((r) => setTimeout(r, 10)); // first batch is now running
     const later = [batcher.submit(["x"], 1), batcher.submit(["y"], 1), batcher.submit(["z"], 1)];
@@ -92,12 +90,7 @@ describe("EmbedBatcher", () => {
         running--;
         return texts.map(() => Float32Array.of(0));
       };
-      const batcher = new EmbedBatcher(embed, {
-        batchWindowMs: 30,
-        maxBatchTokens: 1000,
-        maxQueuedTexts: 100,
-        maxBatchesInFlight: slots,
-      });
+      const batcher = batcherFor(embed, { batchWindowMs: 30, maxBatchesInFlight: slots });
       const first = batcher.submit(["a"], 1);
       await new Promise((r) => setTimeout(r, 5)); // "a" is running
       await Promise.all([first, batcher.submit(["b"], 1), batcher.submit(["c"], 1)]);
@@ -107,12 +100,7 @@ describe("EmbedBatcher", () => {
 
   test("with two slots, the active callers are split evenly over two batches that run at once", async () => {
     const { calls, embed } = stubModel(10);
-    const batcher = new EmbedBatcher(embed, {
-      batchWindowMs: 5,
-      maxBatchTokens: 1000,
-      maxQueuedTexts: 100,
-      maxBatchesInFlight: 2,
-    });
+    const batcher = batcherFor(embed, { batchWindowMs: 5, maxBatchesInFlight: 2 });
     await Promise.all(["a", "b", "c", "d", "e", "f", "g", "h"].map((t) => batcher.submit([t], 1)));
     assert.deepEqual(
       calls.map((call) => call.texts),
@@ -125,12 +113,7 @@ describe("EmbedBatcher", () => {
 
   test("a lone caller pays no window: after a quiet spell, and when its last batch held only itself", async () => {
     const { calls, embed } = stubModel(1);
-    const batcher = new EmbedBatcher(embed, {
-      batchWindowMs: 60_000,
-      maxBatchTokens: 1000,
-      maxQueuedTexts: 100,
-      maxBatchesInFlight: 1,
-    });
+    const batcher = batcherFor(embed, { batchWindowMs: 60_000 });
     // A 60 s window would time the test out if any of these waited for company.
     for (const text of ["first", "second", "third"]) await batcher.submit([text], 1);
     assert.deepEqual(
@@ -141,12 +124,7 @@ describe("EmbedBatcher", () => {
 
   test("after a batch of N callers the next batch waits for N, then goes without waiting out the window", async () => {
     const { calls, embed } = stubModel(1);
-    const batcher = new EmbedBatcher(embed, {
-      batchWindowMs: 60_000,
-      maxBatchTokens: 1000,
-      maxQueuedTexts: 100,
-      maxBatchesInFlight: 1,
-    });
+    const batcher = batcherFor(embed, { batchWindowMs: 60_000 });
     await Promise.all(["a", "b", "c"].map((t) => batcher.submit([t], 1)));
     // The three come back one by one, 5 ms apart: one batch of three, flushed when the third arrives.
     const started = performance.now();
@@ -168,12 +146,7 @@ describe("EmbedBatcher", () => {
 
   test("callers that do not come back cost at most the window", async () => {
     const { calls, embed } = stubModel(1);
-    const batcher = new EmbedBatcher(embed, {
-      batchWindowMs: 30,
-      maxBatchTokens: 1000,
-      maxQueuedTexts: 100,
-      maxBatchesInFlight: 1,
-    });
+    const batcher = batcherFor(embed, { batchWindowMs: 30 });
     await Promise.all(["a", "b", "c", "d"].map((t) => batcher.submit([t], 1)));
     // Only one of the four callers returns: it goes when the window (from the end of the last batch) is over.
     await batcher.submit(["back"], 1);
@@ -200,12 +173,7 @@ describe("EmbedBatcher", () => {
       calls.push(texts.length);
       return texts.map(() => Float32Array.of(0));
     };
-    const batcher = new EmbedBatcher(blockingModel, {
-      batchWindowMs: 200,
-      maxBatchTokens: 1000,
-      maxQueuedTexts: 100,
-      maxBatchesInFlight: 1,
-    });
+    const batcher = batcherFor(blockingModel, { batchWindowMs: 200 });
     const clients = 8;
     const rounds = 6;
     await Promise.all(
@@ -228,12 +196,7 @@ describe("EmbedBatcher", () => {
 
   test("the token budget splits batches (a single oversized job still runs alone)", async () => {
     const { calls, embed } = stubModel(1);
-    const batcher = new EmbedBatcher(embed, {
-      batchWindowMs: 5,
-      maxBatchTokens: 10,
-      maxQueuedTexts: 100,
-      maxBatchesInFlight: 1,
-    });
+    const batcher = batcherFor(embed, { batchWindowMs: 5, maxBatchTokens: 10 });
     await Promise.all([
       batcher.submit(["a"], 6),
       batcher.submit(["b"], 6),
@@ -248,12 +211,7 @@ describe("EmbedBatcher", () => {
 
   test("different options are separate model calls in the same batch", async () => {
     const { calls, embed } = stubModel(1);
-    const batcher = new EmbedBatcher(embed, {
-      batchWindowMs: 10,
-      maxBatchTokens: 1000,
-      maxQueuedTexts: 100,
-      maxBatchesInFlight: 1,
-    });
+    const batcher = batcherFor(embed, { batchWindowMs: 10 });
     const [a, b, c] = await Promise.all([
       batcher.submit(["a"], 1, { dimensions: 8 }),
       batcher.submit(["b"], 1, {}),
@@ -265,12 +223,7 @@ describe("EmbedBatcher", () => {
 
   test("a failing job does not fail the jobs batched with it", async () => {
     const { embed } = stubModel(1, "poison");
-    const batcher = new EmbedBatcher(embed, {
-      batchWindowMs: 10,
-      maxBatchTokens: 1000,
-      maxQueuedTexts: 100,
-      maxBatchesInFlight: 1,
-    });
+    const batcher = batcherFor(embed, { batchWindowMs: 10 });
     const [good1, bad, good2] = await Promise.allSettled([
       batcher.submit(["ok"], 1),
       batcher.submit(["poison"], 1),
@@ -285,12 +238,7 @@ describe("EmbedBatcher", () => {
 
   test("permits: beyond maxQueuedTexts a submission is refused with 429 overloaded, and permits come back", async () => {
     const { embed } = stubModel(20);
-    const batcher = new EmbedBatcher(embed, {
-      batchWindowMs: 5,
-      maxBatchTokens: 1000,
-      maxQueuedTexts: 3,
-      maxBatchesInFlight: 1,
-    });
+    const batcher = batcherFor(embed, { batchWindowMs: 5, maxQueuedTexts: 3 });
     const accepted = batcher.submit(["a", "b", "c"], 3);
     await assert.rejects(batcher.submit(["d"], 1), (e: unknown) => {
       assert.ok(e instanceof HttpError);
