@@ -86,51 +86,73 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
 }
 
 /**
- * A pass-through HTTP proxy in front of s3rver that adds AWS S3's conditional write: a PUT with `If-None-Match: *`
- * on a key that exists gets 412 PreconditionFailed. Check and write run under a per-key lock, so two racing
- * writers of one key cannot both succeed, and other requests for that key wait until the write is done (S3 PUTs
- * are atomic). Requests are forwarded unchanged (Host included: SigV4 stays valid).
+ * A pass-through HTTP proxy in front of s3rver that makes it behave like AWS S3 where Lance depends on it:
+ * - Conditional write: a PUT with `If-None-Match: *` on a key that exists gets 412 PreconditionFailed.
+ * - Atomic PUTs: a reader sees no object or the whole one. s3rver writes the file in place and answers the PUT
+ *   before its write stream has flushed (it resolves on its hashing transform's `finish`), so a reader right after
+ *   a commit (another process loading the newest manifest) could read it empty or short ("does not have sufficient
+ *   data, len: 0"). Every PUT therefore runs under a per-key lock that is released only once the object's stored
+ *   length equals the body's, and other requests for that key wait on the lock.
+ * - Consistent listings: s3rver lists a file being written with the size it has so far (often 0), and Lance trusts
+ *   a listed manifest's size ("Range started at 0 and ended at 0"). A LIST waits until no PUT is in flight, and
+ *   PUTs wait to be forwarded while a LIST runs.
+ * Requests are forwarded unchanged (Host included: SigV4 stays valid).
  */
 async function conditionalPutProxy(upstreamPort: number, counts: { total: number; refused: number }) {
   const locks = new Map<string, Promise<void>>();
+  const listings = new Set<Promise<unknown>>();
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, body?: Buffer) =>
-    new Promise<void>((done, fail) => {
+    new Promise<number>((done, fail) => {
       const request = http.request(
         { host: "127.0.0.1", port: upstreamPort, path: req.url, method: req.method, headers: req.headers },
         (response) => {
           res.writeHead(response.statusCode ?? 502, response.headers);
           response.pipe(res);
-          response.on("end", done);
+          response.on("end", () => done(response.statusCode ?? 502));
         },
       );
       request.on("error", fail);
       if (body) request.end(body);
       else req.pipe(request);
     });
-  const exists = (key: string) =>
-    new Promise<boolean>((resolve, fail) => {
+  /** The stored length of `key`, or null when there is no such object. */
+  const storedLength = (key: string) =>
+    new Promise<number | null>((resolve, fail) => {
       http
         .request({ host: "127.0.0.1", port: upstreamPort, path: key, method: "HEAD" }, (response) => {
           response.resume();
-          resolve(response.statusCode === 200);
+          resolve(response.statusCode === 200 ? Number(response.headers["content-length"]) : null);
         })
         .on("error", fail)
         .end();
     });
+  const settled = async (key: string, length: number) => {
+    for (let waited = 0; waited < 5_000; waited += 5) {
+      if ((await storedLength(key)) === length) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error(`s3rver did not finish writing ${key} (${length} bytes) within 5 s`);
+  };
 
   const proxy = http.createServer(async (req, res) => {
     try {
-      if (req.method !== "PUT" || req.headers["if-none-match"] !== "*") {
-        // AWS S3 PUTs are atomic: a reader sees no object or the whole one. s3rver writes the file in place, so a
-        // reader racing a conditional PUT (another process loading the newest manifest) could read it empty:
-        // hold requests for a key until its conditional PUT is done.
-        await locks.get((req.url ?? "/").split("?")[0]!);
-        return await forward(req, res);
+      const key = (req.url ?? "/").split("?")[0]!;
+      if (req.method === "GET" && /[?&]list-type=/.test(req.url ?? "")) {
+        while (locks.size > 0) await Promise.all(locks.values());
+        const listing = forward(req, res);
+        listings.add(listing);
+        return void (await listing.finally(() => listings.delete(listing)));
       }
-      counts.total++;
+      // A multipart part (`?partNumber=`) is not the object itself: only whole-object PUTs are locked.
+      if (req.method !== "PUT" || /[?&](partNumber|uploadId)=/.test(req.url ?? "")) {
+        await locks.get(key);
+        return void (await forward(req, res));
+      }
+      const conditional = req.headers["if-none-match"] === "*";
+      if (conditional) counts.total++;
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
-      const key = (req.url ?? "/").split("?")[0]!;
+      const body = Buffer.concat(chunks);
       const previous = locks.get(key) ?? Promise.resolve();
       let release = () => {};
       const mine = new Promise<void>((resolve) => (release = resolve));
@@ -138,11 +160,12 @@ async function conditionalPutProxy(upstreamPort: number, counts: { total: number
       locks.set(key, queue);
       await previous;
       try {
-        if (await exists(key)) {
+        if (conditional && (await storedLength(key)) !== null) {
           counts.refused++;
           res.writeHead(412, { "content-type": "application/xml" }).end(PRECONDITION_FAILED);
         } else {
-          await forward(req, res, Buffer.concat(chunks));
+          while (listings.size > 0) await Promise.all(listings);
+          if ((await forward(req, res, body)) === 200) await settled(key, body.length);
         }
       } finally {
         release();
