@@ -11,6 +11,10 @@ COMMANDS = {
     "export": ("lance_e5_train.export", "HF checkpoint -> lance-e5 model directory (ONNX + tokenizer + lance-e5.json)"),
     "train": ("lance_e5_train.train", "contrastive (InfoNCE) fine-tuning on synthetic JSONL, LoRA or full"),
     "pretrain": ("lance_e5_train.pretrain", "causal-LM pretraining of a small base on a text corpus"),
+    "init-lexical": (
+        "lance_e5_train.lexical_init",
+        "a small Mistral base whose weights start as an IDF-weighted bag-of-words encoder (no LM pretraining)",
+    ),
     "merge": ("lance_e5_train.merge", "merge a LoRA adapter into its base checkpoint"),
     "build-fixtures": ("lance_e5_train.fixtures", "tiny random Mistral/Qwen2/Qwen3 parity fixtures"),
 }

@@ -73,6 +73,20 @@ def read_documents(paths: list[str]) -> list[str]:
     return docs
 
 
+def save_tokenizer(args: argparse.Namespace, out: Path) -> None:
+    """tokenizer.json (+ tokenizer_config.json) next to a base checkpoint, as `train` and `export` expect."""
+    shutil.copy(args.tokenizer, out / "tokenizer.json")
+    tokenizer_config = Path(args.tokenizer).with_name("tokenizer_config.json")
+    if tokenizer_config.is_file():
+        shutil.copy(tokenizer_config, out / "tokenizer_config.json")
+    else:  # the exporter reads EOS from here; say it explicitly rather than leave it to config.json
+        (out / "tokenizer_config.json").write_text(
+            json.dumps(
+                {"bos_token": args.bos_token, "eos_token": args.eos_token, "model_max_length": args.max_positions}
+            )
+        )
+
+
 def token_stream(tokenizer: Tokenizer, docs: list[str], eos_id: int) -> torch.Tensor:
     ids: list[int] = []
     for doc in docs:
@@ -235,16 +249,7 @@ def main(args: argparse.Namespace) -> int:
             record({"step": step, "eval_loss": eval_loss()})
 
     model.cpu().save_pretrained(out)
-    shutil.copy(args.tokenizer, out / "tokenizer.json")
-    tokenizer_config = Path(args.tokenizer).with_name("tokenizer_config.json")
-    if tokenizer_config.is_file():
-        shutil.copy(tokenizer_config, out / "tokenizer_config.json")
-    else:  # the exporter reads EOS from here; say it explicitly rather than leave it to config.json
-        (out / "tokenizer_config.json").write_text(
-            json.dumps(
-                {"bos_token": args.bos_token, "eos_token": args.eos_token, "model_max_length": args.max_positions}
-            )
-        )
+    save_tokenizer(args, out)
     (out / "pretrain_config.json").write_text(json.dumps(vars(args), indent=2))
     log.close()
     return 0

@@ -1,0 +1,171 @@
+"""`python -m lance_e5_train init-lexical`: a small Mistral-architecture base that starts as a bag-of-words encoder.
+
+Why it exists: the default model must be built on this 2-core CPU in about two hours, from nothing. A decoder that
+is causal-LM pretrained here for an hour still embeds text almost at random (its last token has not learnt to
+summarise the sequence: man-page nDCG@10 0.034 after the contrastive stage). This command writes a base whose
+*weights* already make the last token summarise: with the model's own (unchanged) Mistral forward pass, the EOS
+position ends up holding an IDF-weighted mean of the sequence's token vectors — the classic TF-IDF cosine of
+information retrieval, computed by attention. The contrastive stage then adapts it like any pretrained base.
+
+How the weights do it (hidden H, L layers, G key/value heads of width D; needs L*G*D >= H - 2):
+- Token embedding = [random unit-RMS content vector (H-2 dims, near-orthogonal across tokens), an EOS marker dim,
+  an "importance" dim = log IDF]. IDF comes from document frequencies in the given text; the instructions the model
+  will be trained with count as documents, so template and task words weigh little.
+- Layer k's attention pools the k-th slice of G*D content dims: v copies the slice into the G key/value heads, o
+  copies heads 0, R, 2R... (one per key/value group) back onto the same slice. q reads the EOS marker, k reads the
+  importance dim, both on the slowest rotary pair of the head (whose rotation stays small at these lengths), so the
+  EOS's attention weights are proportional to IDF^sharpness over the tokens. Positions other than EOS have q = 0 and
+  pool their prefix uniformly, which only touches slices the later layers do not read.
+- MLP outputs start at zero (down_proj = 0). The final norm zeroes the marker and importance dims, so the pooled
+  vector is the weighted bag of content vectors alone.
+Specials (BOS, EOS, UNK) carry no content and an importance of -20: they never enter the bag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+from transformers import MistralConfig, MistralForCausalLM
+
+from .pretrain import DEFAULT_TOKENIZER, read_documents, save_tokenizer
+
+EXCLUDED_IMPORTANCE = -20.0  # log-weight of special tokens: exp(-20 * sharpness) is zero in float32
+# The EOS marker must dominate the EOS position's hidden state at every layer, or the content that earlier layers
+# pooled into it would shrink the normalised marker (and with it the attention sharpness) layer by layer.
+EOS_MARKER = 100.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("--out", required=True, help="output HF checkpoint dir (MistralForCausalLM + tokenizer.json)")
+    a("--text", nargs="+", required=True, help="plain-text files for document frequencies; blank lines separate them")
+    a(
+        "--instructions",
+        nargs="*",
+        default=[],
+        help="`lance-e5 synth` JSONL files: each example's query-side prefix counts as one document",
+    )
+    a("--tokenizer", default=str(DEFAULT_TOKENIZER), help="tokenizer.json (default: the Llama-2/Mistral 32k one)")
+    a("--bos-token", default="<s>")
+    a("--eos-token", default="</s>")
+    a("--layers", type=int, default=4)
+    a("--hidden", type=int, default=256)
+    a("--heads", type=int, default=8)
+    a("--kv-heads", type=int, default=2)
+    a("--intermediate", type=int, default=0, help="SwiGLU width (default 3.5 x hidden, Mistral's ratio)")
+    a("--max-positions", type=int, default=32768)
+    a("--rope-base", type=float, default=10000.0)
+    a("--sharpness", type=float, default=10.0, help="attention weight = IDF ** sharpness (higher: rarer words rule)")
+    a("--seed", type=int, default=0)
+
+
+def document_frequencies(tokenizer: Tokenizer, docs: list[str]) -> torch.Tensor:
+    """(V,) float: in how many documents each token id occurs."""
+    counts = torch.zeros(tokenizer.get_vocab_size())
+    for start in range(0, len(docs), 2000):
+        for encoding in tokenizer.encode_batch(docs[start : start + 2000], add_special_tokens=False):
+            counts[sorted(set(encoding.ids))] += 1
+    return counts
+
+
+def instruction_documents(paths: list[str]) -> list[str]:
+    """The query-side prefix of every training example (REFERENCE.md §1 format), one document each."""
+    prefixes: list[str] = []
+    for path in paths:
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
+                if line.strip():
+                    prefixes.append(f"Instruct: {json.loads(line)['instruction']}\nQuery:")
+    return prefixes
+
+
+def lexical_weights(model: MistralForCausalLM, idf: torch.Tensor, specials: list[int], eos_id: int, sharpness: float):
+    """Overwrite `model`'s weights in place so that its EOS position holds the IDF-weighted bag of content vectors."""
+    config = model.config
+    hidden, heads, groups = config.hidden_size, config.num_attention_heads, config.num_key_value_heads
+    width = hidden // heads  # D
+    per_group = heads // groups  # query heads sharing one key/value head
+    content_dims = hidden - 2
+    marker_dim, importance_dim = hidden - 2, hidden - 1
+    slice_width = groups * width  # content dims pooled by one layer
+    if config.num_hidden_layers * slice_width < content_dims:
+        raise ValueError(
+            f"init-lexical: {config.num_hidden_layers} layers x {groups} kv heads x {width} dims cannot pool "
+            f"{content_dims} content dims; use more layers or kv heads"
+        )
+    slow = width // 2 - 1  # the slowest rotary pair is (slow, slow + D/2) in HF's rotate_half layout
+    model_body = model.model
+    with torch.no_grad():
+        table = model_body.embed_tokens.weight  # (V, H)
+        content = torch.randn(table.shape[0], content_dims)  # (V, H-2), seeded by the caller
+        content *= math.sqrt(content_dims) / content.norm(dim=1, keepdim=True)  # unit RMS per token
+        table.zero_()
+        table[:, :content_dims] = content
+        table[:, importance_dim] = torch.log(idf)
+        for token in specials:
+            table[token].zero_()
+            table[token, importance_dim] = EXCLUDED_IMPORTANCE
+        table[eos_id, marker_dim] = EOS_MARKER  # after RMSNorm ~sqrt(H): the dominant dim of EOS at every layer
+        # score = q.k / sqrt(D) = sqrt(H) * scale * log IDF / sqrt(D)  ->  weights IDF ** sharpness
+        q_scale = sharpness * math.sqrt(width) / math.sqrt(hidden)
+        for k, layer in enumerate(model_body.layers):
+            attention, mlp = layer.self_attn, layer.mlp
+            for weight in (attention.q_proj, attention.k_proj, attention.v_proj, attention.o_proj, mlp.down_proj):
+                weight.weight.zero_()
+            for g in range(groups):
+                attention.k_proj.weight[g * width + slow, importance_dim] = 1.0
+                for d in range(width):
+                    source = k * slice_width + g * width + d
+                    if source < content_dims:
+                        attention.v_proj.weight[g * width + d, source] = 1.0
+                        attention.o_proj.weight[source, g * per_group * width + d] = 1.0
+            for h in range(heads):
+                attention.q_proj.weight[h * width + slow, marker_dim] = q_scale
+        model_body.norm.weight[marker_dim] = 0.0
+        model_body.norm.weight[importance_dim] = 0.0
+
+
+def main(args: argparse.Namespace) -> int:
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    tokenizer = Tokenizer.from_file(args.tokenizer)
+    bos_id, eos_id = tokenizer.token_to_id(args.bos_token), tokenizer.token_to_id(args.eos_token)
+    if eos_id is None:
+        raise SystemExit(f"init-lexical: EOS token {args.eos_token!r} is not in {args.tokenizer}")
+    docs = read_documents(args.text) + instruction_documents(args.instructions)
+    if not docs:
+        raise SystemExit("init-lexical: no documents in --text / --instructions")
+    frequencies = document_frequencies(tokenizer, docs)  # (V,)
+    idf = torch.log((len(docs) + 1) / (frequencies + 1)) + 1  # (V,) smoothed, >= 1 so log IDF >= 0
+
+    config = MistralConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=args.hidden,
+        intermediate_size=args.intermediate or int(args.hidden * 3.5),
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.heads,
+        num_key_value_heads=args.kv_heads,
+        max_position_embeddings=args.max_positions,
+        rope_parameters={"rope_type": "default", "rope_theta": args.rope_base},
+        sliding_window=None,
+        bos_token_id=bos_id,
+        eos_token_id=eos_id,
+        pad_token_id=None,
+        tie_word_embeddings=True,  # the LM head is unused by an embedder; tying keeps the checkpoint small
+    )
+    model = MistralForCausalLM(config)
+    specials = [t for t in (bos_id, eos_id, tokenizer.token_to_id("<unk>")) if t is not None]
+    lexical_weights(model, idf, specials, eos_id, args.sharpness)
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    save_tokenizer(args, out)
+    report = {**vars(args), "method": "lexical", "documents": len(docs)}
+    (out / "pretrain_config.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps({"event": "done", "out": str(out), "documents": len(docs), "vocab": config.vocab_size}))
+    return 0
