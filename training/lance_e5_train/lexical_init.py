@@ -30,9 +30,9 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer
-from transformers import MistralConfig, MistralForCausalLM
+from transformers import MistralForCausalLM
 
-from .pretrain import DEFAULT_TOKENIZER, read_documents, save_tokenizer
+from .pretrain import add_architecture_arguments, mistral_config, read_documents, save_tokenizer
 
 EXCLUDED_IMPORTANCE = -20.0  # log-weight of special tokens: exp(-20 * sharpness) is zero in float32
 # The EOS marker must dominate the EOS position's hidden state at every layer, or the content that earlier layers
@@ -50,17 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="`lance-e5 synth` JSONL files: each example's query-side prefix counts as one document",
     )
-    a("--tokenizer", default=str(DEFAULT_TOKENIZER), help="tokenizer.json (default: the Llama-2/Mistral 32k one)")
-    a("--bos-token", default="<s>")
-    a("--eos-token", default="</s>")
-    a("--layers", type=int, default=4)
-    a("--hidden", type=int, default=256)
-    a("--heads", type=int, default=8)
-    a("--kv-heads", type=int, default=2)
-    a("--intermediate", type=int, default=0, help="SwiGLU width (default 3.5 x hidden, Mistral's ratio)")
-    a("--max-positions", type=int, default=32768)
-    a("--rope-base", type=float, default=10000.0)
-    a("--sharpness", type=float, default=10.0, help="attention weight = IDF ** sharpness (higher: rarer words rule)")
+    add_architecture_arguments(parser)
+    a("--sharpness", type=float, default=2.0, help="attention weight = IDF ** sharpness (higher: rarer words rule)")
     a("--seed", type=int, default=0)
 
 
@@ -143,21 +134,8 @@ def main(args: argparse.Namespace) -> int:
     frequencies = document_frequencies(tokenizer, docs)  # (V,)
     idf = torch.log((len(docs) + 1) / (frequencies + 1)) + 1  # (V,) smoothed, >= 1 so log IDF >= 0
 
-    config = MistralConfig(
-        vocab_size=tokenizer.get_vocab_size(),
-        hidden_size=args.hidden,
-        intermediate_size=args.intermediate or int(args.hidden * 3.5),
-        num_hidden_layers=args.layers,
-        num_attention_heads=args.heads,
-        num_key_value_heads=args.kv_heads,
-        max_position_embeddings=args.max_positions,
-        rope_parameters={"rope_type": "default", "rope_theta": args.rope_base},
-        sliding_window=None,
-        bos_token_id=bos_id,
-        eos_token_id=eos_id,
-        pad_token_id=None,
-        tie_word_embeddings=True,  # the LM head is unused by an embedder; tying keeps the checkpoint small
-    )
+    # Tied: the LM head is unused by an embedder, and tying keeps the checkpoint small.
+    config = mistral_config(args, tokenizer.get_vocab_size(), bos_id, eos_id, tie_embeddings=True)
     model = MistralForCausalLM(config)
     specials = [t for t in (bos_id, eos_id, tokenizer.token_to_id("<unk>")) if t is not None]
     lexical_weights(model, idf, specials, eos_id, args.sharpness)

@@ -35,16 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--out", required=True, help="output HF checkpoint dir (MistralForCausalLM + tokenizer.json)")
     a("--text", nargs="+", required=True, help="plain-text files; blank lines separate documents")
-    a("--tokenizer", default=str(DEFAULT_TOKENIZER), help="tokenizer.json (default: the Llama-2/Mistral 32k one)")
-    a("--bos-token", default="<s>")
-    a("--eos-token", default="</s>")
-    a("--layers", type=int, default=4)
-    a("--hidden", type=int, default=256)
-    a("--heads", type=int, default=8)
-    a("--kv-heads", type=int, default=2, help="grouped-query attention as in Mistral (32/8 heads on the 7B)")
-    a("--intermediate", type=int, default=0, help="SwiGLU width (default 3.5 x hidden, Mistral's ratio)")
-    a("--max-positions", type=int, default=32768, help="max_position_embeddings written to config.json")
-    a("--rope-base", type=float, default=10000.0)
+    add_architecture_arguments(parser)
     a(
         "--tie-embeddings",
         action=argparse.BooleanOptionalAction,
@@ -71,6 +62,41 @@ def read_documents(paths: list[str]) -> list[str]:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
         docs.extend(d.strip() for d in text.split("\n\n") if d.strip())
     return docs
+
+
+def add_architecture_arguments(parser: argparse.ArgumentParser) -> None:
+    """Tokenizer and model-size flags shared by `pretrain` and `init-lexical`."""
+    a = parser.add_argument
+    a("--tokenizer", default=str(DEFAULT_TOKENIZER), help="tokenizer.json (default: the Llama-2/Mistral 32k one)")
+    a("--bos-token", default="<s>")
+    a("--eos-token", default="</s>")
+    a("--layers", type=int, default=4)
+    a("--hidden", type=int, default=256)
+    a("--heads", type=int, default=8)
+    a("--kv-heads", type=int, default=2, help="grouped-query attention as in Mistral (32/8 heads on the 7B)")
+    a("--intermediate", type=int, default=0, help="SwiGLU width (default 3.5 x hidden, Mistral's ratio)")
+    a("--max-positions", type=int, default=32768, help="max_position_embeddings written to config.json")
+    a("--rope-base", type=float, default=10000.0)
+
+
+def mistral_config(
+    args: argparse.Namespace, vocab_size: int, bos_id: int | None, eos_id: int, tie_embeddings: bool
+) -> MistralConfig:
+    return MistralConfig(
+        vocab_size=vocab_size,
+        hidden_size=args.hidden,
+        intermediate_size=args.intermediate or int(args.hidden * 3.5),
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.heads,
+        num_key_value_heads=args.kv_heads,
+        max_position_embeddings=args.max_positions,
+        rope_parameters={"rope_type": "default", "rope_theta": args.rope_base},
+        sliding_window=None,  # full causal attention: the runtime may extend the context (REFERENCE.md §5)
+        bos_token_id=bos_id,
+        eos_token_id=eos_id,
+        pad_token_id=None,
+        tie_word_embeddings=tie_embeddings,
+    )
 
 
 def save_tokenizer(args: argparse.Namespace, out: Path) -> None:
@@ -143,21 +169,7 @@ def main(args: argparse.Namespace) -> int:
     if len(train_ids) <= args.seq_len + 1 or len(eval_ids) <= args.seq_len + 1:
         raise SystemExit(f"pretrain: {len(stream)} tokens is too little text for --seq-len {args.seq_len}")
 
-    config = MistralConfig(
-        vocab_size=tokenizer.get_vocab_size(),
-        hidden_size=args.hidden,
-        intermediate_size=args.intermediate or int(args.hidden * 3.5),
-        num_hidden_layers=args.layers,
-        num_attention_heads=args.heads,
-        num_key_value_heads=args.kv_heads,
-        max_position_embeddings=args.max_positions,
-        rope_parameters={"rope_type": "default", "rope_theta": args.rope_base},
-        sliding_window=None,  # full causal attention: the runtime may extend the context (REFERENCE.md §5)
-        bos_token_id=bos_id,
-        eos_token_id=eos_id,
-        pad_token_id=None,
-        tie_word_embeddings=args.tie_embeddings,
-    )
+    config = mistral_config(args, tokenizer.get_vocab_size(), bos_id, eos_id, tie_embeddings=args.tie_embeddings)
     model = MistralForCausalLM(config)
     init_report = glove_init(model, tokenizer, args.glove, args.seed) if args.glove else {}
     # On a GPU: bf16 autocast over fp32 weights (fp16 where bf16 is missing); on CPU plain fp32.
