@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from tiny_base import INSTRUCTION, build_tokenizer, run_cli, toy_corpus, toy_document, toy_examples, write_jsonl
+from tiny_base import (
+    INSTRUCTION,
+    TINY_SIZE_FLAGS,
+    build_tokenizer,
+    run_cli,
+    toy_corpus,
+    toy_document,
+    toy_examples,
+    write_jsonl,
+)
 
 from lance_e5_train.lexical_init import EXCLUDED_IMPORTANCE
 from lance_e5_train.model import E5_TEMPLATE, TextEncoder, embed_texts, format_query, load_encoder_model
@@ -32,14 +41,7 @@ def lexical_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
         root / "synth.jsonl",
         "--tokenizer",
         root / "tokenizer.json",
-        "--layers",
-        2,
-        "--hidden",
-        64,
-        "--heads",
-        4,
-        "--kv-heads",
-        2,
+        *TINY_SIZE_FLAGS,
         "--sharpness",
         SHARPNESS,
     )

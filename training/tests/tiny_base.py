@@ -23,6 +23,10 @@ SPECIALS = ["<unk>", "<s>", "</s>"]
 INSTRUCTION = "Given keywords, retrieve the passage that contains them"
 
 
+# `pretrain` / `init-lexical` flags for the tiny Mistral of these tests (same sizes as tiny_config()).
+TINY_SIZE_FLAGS = ("--layers", 2, "--hidden", 64, "--heads", 4, "--kv-heads", 2)
+
+
 def word(topic: int, k: int) -> str:
     return f"t{topic}w{k}"
 
@@ -154,14 +158,7 @@ def pretrained_base() -> Path:
             root / "corpus.txt",
             "--tokenizer",
             root / "tokenizer.json",
-            "--layers",
-            2,
-            "--hidden",
-            64,
-            "--heads",
-            4,
-            "--kv-heads",
-            2,
+            *TINY_SIZE_FLAGS,
             "--seq-len",
             64,
             "--batch-size",
