@@ -32,6 +32,7 @@ import torch
 from tokenizers import Tokenizer
 from transformers import MistralForCausalLM
 
+from .model import E5_TEMPLATE, format_query
 from .pretrain import add_architecture_arguments, mistral_config, read_documents, save_tokenizer
 
 EXCLUDED_IMPORTANCE = -20.0  # log-weight of special tokens: exp(-20 * sharpness) is zero in float32
@@ -71,7 +72,8 @@ def instruction_documents(paths: list[str]) -> list[str]:
         with open(path, encoding="utf-8") as lines:
             for line in lines:
                 if line.strip():
-                    prefixes.append(f"Instruct: {json.loads(line)['instruction']}\nQuery:")
+                    # The query side with an empty query: "Instruct: {task}\nQuery:" (the template's own wording).
+                    prefixes.append(format_query(E5_TEMPLATE, json.loads(line)["instruction"], "").rstrip())
     return prefixes
 
 

@@ -107,3 +107,20 @@ def test_too_few_layers_to_pool_every_dim_is_refused(tmp_path: Path) -> None:
             "--kv-heads",
             2,
         )
+
+
+def test_no_documents_is_refused_naming_the_inputs(tmp_path: Path) -> None:
+    build_tokenizer().save(str(tmp_path / "tokenizer.json"))
+    (tmp_path / "empty.txt").write_text("\n\n")
+    with pytest.raises(SystemExit, match="no documents in --text / --instructions"):
+        run_cli(
+            "init-lexical",
+            "--out",
+            tmp_path / "base",
+            "--text",
+            tmp_path / "empty.txt",
+            "--tokenizer",
+            tmp_path / "tokenizer.json",
+            *TINY_SIZE_FLAGS,
+        )
+    assert not (tmp_path / "base").exists(), "nothing is written"
