@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { buildPool, PASSKEY_FILLER } from "../../src/eval/passkey/documents.ts";
+import { heldOutSotuSentences } from "../../src/eval/passkey/haystack.ts";
 import type { Embedder } from "../../src/model/embedder.ts";
 import { loadEmbedder } from "../../src/model/onnx-embedder.ts";
 import { FIXTURE_MODELS, runCli, tempDir } from "./helpers.ts";
@@ -77,6 +78,15 @@ describe("passkey documents", () => {
       assert.ok(doc.text.includes(`${doc.name} hid a brass`));
       assert.ok(doc.text.includes(doc.key));
     }
+  });
+
+  it("needle pools over the real held-out haystack build at 256 tokens with 100 candidates (bench:passkey's pool)", async () => {
+    // Regression: one of these documents had no whole-word filler count of exactly 256 tokens, and the needle run
+    // of bench:passkey stopped with "could not build a document of exactly 256 tokens".
+    const haystack = await heldOutSotuSentences();
+    const pool = buildPool({ variant: "needle", length: 256, candidates: 100, queries: 50, seed: 0, count, haystack });
+    assert.equal(pool.documents.length, 100);
+    for (const doc of pool.documents) assert.equal(count(doc.text), 256);
   });
 
   it("refuses impossible requests", () => {

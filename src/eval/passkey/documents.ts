@@ -99,6 +99,9 @@ function realTextNeedle(name: string, key: string, thing: string): Needle {
   };
 }
 
+/** A word that is one token in the SentencePiece and byte-level BPE vocabularies used here ("▁a" / "Ġa"). */
+const ONE_TOKEN_PAD = " a";
+
 /**
  * Builds one document of exactly `length` tokens: filler units (sentences or words) before and after the needle.
  * Token counts of concatenated sentences are nearly additive, so an estimate gets close and a few re-counts of the
@@ -142,12 +145,21 @@ export function buildExactLengthDocument(
     if (seen.has(next) && seen.get(next) !== length) break;
     total = next;
   }
-  // Fallback for tokenizers where no whole-word count hits the target: trim characters of the last filler word.
+  // Fallback for tokenizers where no whole-word count hits the target: trim characters of the last filler word,
+  // then (a word that is two or more tokens can jump over the target) top up with one-token words.
   for (let n = total + 1; n >= Math.max(0, total - 4); n--) {
     const text = render(n);
     for (let cut = 0; cut < 12; cut++) {
       const candidate = cut === 0 ? text : text.slice(0, -cut);
       if (count(candidate) === length) return { text: candidate, tokens: length };
+    }
+  }
+  for (let n = total; n >= Math.max(0, total - 8); n--) {
+    let candidate = render(n);
+    for (let pad = 0, tokens = count(candidate); tokens < length && pad < 16; pad++) {
+      candidate += ONE_TOKEN_PAD;
+      tokens = count(candidate);
+      if (tokens === length) return { text: candidate, tokens };
     }
   }
   throw new Error(`could not build a document of exactly ${length} tokens`);
