@@ -39,6 +39,19 @@ export interface OnnxConfig {
   /** `last_hidden_state` [batch, seq, hidden] or, when pooling is in the graph, [batch, hidden]. */
   output: string;
   pooling_in_graph: boolean;
+  /** Past/present key-value tensors (GroupQueryAttention exports): long texts run in chunks (kv-cache.ts). */
+  kv_cache?: KvCacheConfig | null;
+}
+
+/** `onnx.kv_cache` of lance-e5.json: names with `{layer}` and `{kind}` (key|value), and the tensors' sizes. */
+export interface KvCacheConfig {
+  past: string;
+  present: string;
+  layers: number;
+  kv_heads: number;
+  head_dim: number;
+  /** Query heads: the attention score buffer, which bounds the chunk size, is per query head. */
+  query_heads: number;
 }
 
 export interface ModelCard {

@@ -10,6 +10,7 @@ import type { Embedder, EmbedOptions, EncodedText, LocalEmbedder } from "./embed
 import { EmbedOptionsError, InvalidInputError, ModelDirectoryError } from "./errors.ts";
 import { identityAtRopeBase } from "./identity.ts";
 import { checkArray, InstructedEmbedder } from "./instructed-embedder.ts";
+import { ATTENTION_BUFFER_BYTES, chunkTokens, emptyPastFeeds, kvNames, runChunked } from "./kv-cache.ts";
 import { TOKENIZER_FILE } from "./model-dir.ts";
 import { loadModelFiles, type ModelFiles, readModelBytes } from "./model-files.ts";
 import { fromFloat16Bits } from "./onnx-proto.ts";
@@ -41,6 +42,11 @@ export interface LoadEmbedderOptions {
   maxLength?: number;
   /** Upper bound on rows × padded length per ORT run (default DEFAULT_BATCH_TOKEN_BUDGET). */
   batchTokenBudget?: number;
+  /**
+   * Attention score-buffer bytes one run may use; texts that would need more run in chunks through the graph's
+   * key-value cache (graphs with `onnx.kv_cache`). Default ATTENTION_BUFFER_BYTES (256 MiB).
+   */
+  attentionBufferBytes?: number;
   /**
    * Padding side override. The default is the config's `padding_side`; graphs with fused attention
    * (GroupQueryAttention) only support right padding, so override only for graphs that accept both.
@@ -91,6 +97,10 @@ export async function loadEmbedder(modelDir: string, options: LoadEmbedderOption
   if (!Number.isInteger(budget) || budget < 1) {
     throw new EmbedOptionsError(`batchTokenBudget must be a positive integer, got ${budget}`);
   }
+  const attentionBufferBytes = options.attentionBufferBytes ?? ATTENTION_BUFFER_BYTES;
+  if (!Number.isInteger(attentionBufferBytes) || attentionBufferBytes < 1) {
+    throw new EmbedOptionsError(`attentionBufferBytes must be a positive integer, got ${attentionBufferBytes}`);
+  }
   const cachePositions = ropeCachePositions(files.initializers, config.rope);
   if (maxLength > cachePositions) {
     throw new EmbedOptionsError(`maxLength ${maxLength} exceeds the ${cachePositions} positions of the rotary caches`);
@@ -104,6 +114,7 @@ export async function loadEmbedder(modelDir: string, options: LoadEmbedderOption
   return new OnnxEmbedder(config, identityAtRopeBase(files.identity, config.rope.base, ropeBase), tokenizer, lease, {
     maxLength,
     budget,
+    attentionBufferBytes,
     paddingSide: options.paddingSide ?? config.padding_side,
   });
 }
@@ -225,7 +236,8 @@ async function createInTempCopy(
 }
 
 function checkGraphNames(dir: string, config: ModelConfig, session: SessionRunner): void {
-  const wanted = Object.values(config.onnx.inputs) as string[];
+  const cache = config.onnx.kv_cache;
+  const wanted = [...(Object.values(config.onnx.inputs) as string[]), ...(cache ? kvNames(cache, "past") : [])];
   for (const name of wanted) {
     if (!session.inputNames.includes(name)) {
       throw new ModelDirectoryError(
@@ -242,6 +254,13 @@ function checkGraphNames(dir: string, config: ModelConfig, session: SessionRunne
     throw new ModelDirectoryError(
       dir,
       `lance-e5.json onnx.output is "${config.onnx.output}" but the graph's outputs are ${session.outputNames.join(", ")}`,
+    );
+  }
+  const missingPresent = cache ? kvNames(cache, "present").filter((n) => !session.outputNames.includes(n)) : [];
+  if (missingPresent.length > 0) {
+    throw new ModelDirectoryError(
+      dir,
+      `lance-e5.json onnx.kv_cache names outputs the graph lacks: ${missingPresent.join(", ")} (its outputs are ${session.outputNames.join(", ")})`,
     );
   }
 }
@@ -293,6 +312,8 @@ export function batchFeeds(config: ModelConfig, batch: PaddedBatch): Record<stri
   if (config.onnx.inputs.position_ids !== undefined) {
     feeds[config.onnx.inputs.position_ids] = { type: "int64", data: batch.positionIds, dims };
   }
+  // A graph with a key-value cache needs its pasts on every run: empty ones when the whole batch runs at once.
+  if (config.onnx.kv_cache) Object.assign(feeds, emptyPastFeeds(config.onnx.kv_cache, batch.batch));
   return feeds;
 }
 
@@ -301,7 +322,21 @@ async function runBatch(
   session: SessionRunner,
   batch: PaddedBatch,
 ): Promise<{ output: RunnerTensor; values: ArrayLike<number> }> {
-  const output = await session.run(batchFeeds(config, batch), config.onnx.output);
+  return hiddenValues(config, await session.run(batchFeeds(config, batch), config.onnx.output));
+}
+
+/** A long text alone, run in chunks when the graph has a key-value cache and one run would exceed its buffer. */
+async function runLongText(
+  config: ModelConfig,
+  session: SessionRunner,
+  ids: readonly number[],
+  chunk: number,
+): Promise<{ output: RunnerTensor; values: ArrayLike<number> }> {
+  const cache = config.onnx.kv_cache as NonNullable<ModelConfig["onnx"]["kv_cache"]>;
+  return hiddenValues(config, await runChunked(config, cache, session, ids, chunk));
+}
+
+function hiddenValues(config: ModelConfig, output: RunnerTensor): { output: RunnerTensor; values: ArrayLike<number> } {
   let values: ArrayLike<number>;
   if (output.type === "float32") values = output.data as Float32Array;
   else if (output.type === "float16") {
@@ -317,6 +352,7 @@ async function runBatch(
 interface RuntimeSettings {
   maxLength: number;
   budget: number;
+  attentionBufferBytes: number;
   paddingSide: "left" | "right";
 }
 
@@ -459,12 +495,25 @@ class OnnxEmbedder extends InstructedEmbedder implements Embedder {
             padId,
             this.settings.paddingSide,
           );
-          const task: Promise<void> = runBatch(this.config, session, batch).then(
-            ({ values }) => {
+          // A text too long for one run of the attention buffer is always alone in its batch (the budget is far
+          // smaller); it runs in chunks, and its vector is the last row of the last chunk.
+          const chunk =
+            onnx.kv_cache != null && !onnx.pooling_in_graph && batch.batch === 1
+              ? chunkTokens(onnx.kv_cache, batch.seqLength, this.settings.attentionBufferBytes)
+              : batch.seqLength;
+          const chunked = chunk < batch.seqLength;
+          const run = chunked
+            ? runLongText(this.config, session, group[plan.rows[0] as number] as number[], chunk)
+            : runBatch(this.config, session, batch);
+          const task: Promise<void> = run.then(
+            ({ output, values }) => {
               plan.rows.forEach((r, row) => {
+                const rowsOut = output.dims[1] as number;
                 const vector = onnx.pooling_in_graph
                   ? lastTokenPool(values, 1, hidden, row, 0, dims)
-                  : lastTokenPool(values, batch.seqLength, hidden, row, batch.lastTokenIndex[row] as number, dims);
+                  : chunked
+                    ? lastTokenPool(values, rowsOut, hidden, 0, rowsOut - 1, dims)
+                    : lastTokenPool(values, batch.seqLength, hidden, row, batch.lastTokenIndex[row] as number, dims);
                 results[start + r] = this.config.normalize ? l2Normalize(vector) : vector;
               });
               done += plan.rows.length;

@@ -24,6 +24,8 @@ export interface SessionRunner {
   readonly parallelism: number;
   /** Runs the graph; the feeds' buffers are transferred to the worker (do not reuse them). */
   run(feeds: Record<string, RunnerTensor>, output: string): Promise<RunnerTensor>;
+  /** Like run, returning several outputs (a key-value cache's present tensors, kv-cache.ts). */
+  runMany(feeds: Record<string, RunnerTensor>, outputs: readonly string[]): Promise<Record<string, RunnerTensor>>;
   release(): Promise<void>;
 }
 
@@ -51,9 +53,15 @@ const WORKER_URL = new URL("./session-worker.js", import.meta.url);
 interface Job {
   id: number;
   feeds: Record<string, RunnerTensor>;
-  output: string;
-  resolve: (tensor: RunnerTensor) => void;
+  outputs: readonly string[];
+  resolve: (tensors: Record<string, RunnerTensor>) => void;
   reject: (error: Error) => void;
+}
+
+interface WorkerReply {
+  id: number;
+  outputs?: Record<string, RunnerTensor>;
+  error?: string;
 }
 
 interface Slot {
@@ -121,9 +129,7 @@ class WorkerPool implements SessionRunner {
     this.parallelism = workers.length;
     this.slots = workers.map(({ worker }) => ({ worker, job: undefined }));
     for (const slot of this.slots) {
-      slot.worker.on("message", (message: { id: number; output?: RunnerTensor; error?: string }) =>
-        this.finish(slot, message),
-      );
+      slot.worker.on("message", (message: WorkerReply) => this.finish(slot, message));
       // A worker that dies (native crash, OOM) fails its job instead of hanging it; later jobs go elsewhere.
       slot.worker.on("error", (error) => this.fail(slot, error));
       slot.worker.on("exit", (code) => this.fail(slot, new Error(`the session worker exited with code ${code}`)));
@@ -133,10 +139,14 @@ class WorkerPool implements SessionRunner {
     }
   }
 
-  run(feeds: Record<string, RunnerTensor>, output: string): Promise<RunnerTensor> {
+  async run(feeds: Record<string, RunnerTensor>, output: string): Promise<RunnerTensor> {
+    return (await this.runMany(feeds, [output]))[output] as RunnerTensor;
+  }
+
+  runMany(feeds: Record<string, RunnerTensor>, outputs: readonly string[]): Promise<Record<string, RunnerTensor>> {
     if (this.released) return Promise.reject(new Error("the session was released"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, feeds, output, resolve, reject });
+      this.queue.push({ id: this.nextId++, feeds, outputs, resolve, reject });
       this.dispatch();
     });
   }
@@ -162,17 +172,17 @@ class WorkerPool implements SessionRunner {
       slot.job = job;
       slot.worker.ref();
       const transfer = [...new Set(Object.values(job.feeds).map((t) => t.data.buffer as ArrayBuffer))];
-      slot.worker.postMessage({ id: job.id, feeds: job.feeds, output: job.output }, transfer);
+      slot.worker.postMessage({ id: job.id, feeds: job.feeds, outputs: job.outputs }, transfer);
     }
   }
 
-  private finish(slot: Slot, message: { id: number; output?: RunnerTensor; error?: string }): void {
+  private finish(slot: Slot, message: WorkerReply): void {
     const job = slot.job;
     if (job === undefined || job.id !== message.id) return;
     slot.job = undefined;
     slot.worker.unref();
-    if (message.error !== undefined || message.output === undefined) job.reject(new Error(message.error));
-    else job.resolve(message.output);
+    if (message.error !== undefined || message.outputs === undefined) job.reject(new Error(message.error));
+    else job.resolve(message.outputs);
     this.dispatch();
   }
 

@@ -23,17 +23,24 @@ port.on("message", async (message) => {
     port.close();
     return;
   }
-  const { id, feeds, output } = message;
+  const { id, feeds, outputs } = message;
   try {
     const tensors = {};
     for (const [name, feed] of Object.entries(feeds)) tensors[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
-    const result = (await session.run(tensors, [output]))[output];
-    const data = /** @type {ArrayBufferView} */ (result.data);
-    // Transfer the output buffer unless it is a view into a larger one (then a copy keeps the transfer safe).
-    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
-    port.postMessage({ id, output: { type: result.type, data: owned, dims: [...result.dims] } }, [
-      /** @type {ArrayBuffer} */ (owned.buffer),
-    ]);
+    const results = await session.run(tensors, outputs);
+    /** @type {Record<string, {type: string, data: ArrayBufferView, dims: number[]}>} */
+    const reply = {};
+    /** @type {ArrayBuffer[]} */
+    const transfer = [];
+    for (const name of outputs) {
+      const data = /** @type {ArrayBufferView} */ (results[name].data);
+      // Transfer each output buffer unless it is a view into a larger one (then a copy keeps the transfer safe).
+      const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+      reply[name] = { type: results[name].type, data: owned, dims: [...results[name].dims] };
+      if (!transfer.includes(/** @type {ArrayBuffer} */ (owned.buffer)))
+        transfer.push(/** @type {ArrayBuffer} */ (owned.buffer));
+    }
+    port.postMessage({ id, outputs: reply }, transfer);
   } catch (error) {
     port.postMessage({ id, error: error instanceof Error ? error.message : String(error) });
   }

@@ -5,11 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { ModelDirectoryError } from "../../src/model/errors.ts";
+import { chunkTokens } from "../../src/model/kv-cache.ts";
 import { loadEmbedder } from "../../src/model/onnx-embedder.ts";
 import { FIXTURES_DIR, maxAbsDiff, readReference } from "./fixtures.ts";
 
@@ -70,6 +72,51 @@ describe("GroupQueryAttention export", () => {
     for (const [i, v] of alone.entries()) assert.ok(maxAbsDiff(v, together[i] as Float32Array) <= 1e-5);
     await embedder.dispose();
     await single.dispose();
+  });
+
+  test("long texts run in chunks through the key-value cache and give the vector of one run", async () => {
+    const whole = await loadEmbedder(dir, { threads: 1, longContext: true });
+    const cache = whole.config.onnx.kv_cache;
+    assert.deepEqual(cache, {
+      past: "past_key_values.{layer}.{kind}",
+      present: "present.{layer}.{kind}",
+      layers: 2,
+      kv_heads: 2,
+      head_dim: 16,
+      query_heads: 4,
+    });
+    const long = reference.tokenizer_parity.lines
+      .map((l) => l.text)
+      .join(" ")
+      .repeat(6);
+    const length = whole.encode(long).ids.length;
+    assert.ok(length > 2000 && length <= 4096);
+    // 64 KiB of scores: chunks of 64 tokens (the floor), so 30+ runs each carrying the cache of the earlier ones.
+    const bufferBytes = 64 * 1024;
+    assert.equal(chunkTokens(cache!, length, bufferBytes), 64);
+    assert.equal(chunkTokens(cache!, length), length, "the default buffer runs this text whole");
+    const chunked = await loadEmbedder(dir, { threads: 1, longContext: true, attentionBufferBytes: bufferBytes });
+    const texts = [long, "short", long.slice(0, 3000)];
+    const [a, b] = [await whole.embedRaw(texts), await chunked.embedRaw(texts)];
+    for (const [i, v] of a.entries()) assert.ok(maxAbsDiff(v, b[i] as Float32Array) <= 1e-5, `text ${i}`);
+    await whole.dispose();
+    await chunked.dispose();
+  });
+
+  test("a kv_cache block naming tensors the graph lacks is refused, naming them", async () => {
+    const broken = path.join(tmp, "kv-names");
+    cpSync(dir, broken, { recursive: true });
+    const configPath = path.join(broken, "lance-e5.json");
+    const config = JSON.parse(readFileSync(configPath, "utf8"));
+    config.onnx.kv_cache.past = "cache.{layer}.{kind}";
+    writeFileSync(configPath, JSON.stringify(config));
+    await assert.rejects(
+      loadEmbedder(broken, { threads: 1 }),
+      (error: unknown) =>
+        error instanceof ModelDirectoryError &&
+        /cache\.0\.key/.test(error.message) &&
+        /past_key_values\.0\.key/.test(error.message),
+    );
   });
 
   test("Matryoshka dims declared by the export are honoured", async () => {

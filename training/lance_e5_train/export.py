@@ -10,9 +10,9 @@ Why each choice:
 - Sliding-window attention is switched off so inputs longer than the window work (long context, REFERENCE.md §5).
 - The rotary inverse frequencies become one float32 initializer named `rope_inv_freq`, found by value after
   constant folding; the TypeScript runtime rewrites it to apply another RoPE base at load time.
-- `--attention gqa` swaps the attention for onnxruntime's fused GroupQueryAttention (gqa_attention.py): memory
-  stays linear in the length (32k tokens in ~0.2 GB instead of heads x L x L scores), at the price of right
-  padding only. The default ("eager") graph works with either padding side.
+- `--attention gqa` swaps the attention for onnxruntime's fused GroupQueryAttention (gqa_attention.py) and adds a
+  key-value cache (kv_cache.py), so the runtime runs long texts in chunks with memory bounded by the chunk, at
+  the price of right padding only. The default ("eager") graph works with either padding side.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from lance_e5_train.kv_cache import add_kv_cache, empty_past_feeds, kv_cache_descriptor
 from lance_e5_train.onnx_rope import ROPE_INITIALIZER, name_rope_initializer
 
 SUPPORTED_FAMILIES = ("mistral", "qwen2", "qwen3")
@@ -254,6 +255,15 @@ def export_onnx(model: Any, path: Path, attention: str = "eager") -> None:
         )
 
 
+def gqa_kv_cache(proto: Any, config: Any) -> dict[str, Any]:
+    """Adds past/present key-value tensors to a GroupQueryAttention graph; returns lance-e5.json's kv_cache block."""
+    query_heads = int(config.num_attention_heads)
+    kv_heads = int(getattr(config, "num_key_value_heads", None) or query_heads)
+    head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // query_heads)
+    layers = add_kv_cache(proto, kv_heads, head_dim)
+    return kv_cache_descriptor(layers, kv_heads, head_dim, query_heads)
+
+
 def save_onnx(model_proto: Any, path: Path) -> None:
     import onnx
 
@@ -336,7 +346,8 @@ def pooled_cosine(reference: Path, candidate: Path, vocab_size: int, eos_id: int
     vectors = []
     for path in (reference, candidate):
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        hidden = session.run(["last_hidden_state"], feeds)[0].astype(np.float64)
+        run_feeds = {**feeds, **empty_past_feeds(session, len(lengths))}
+        hidden = session.run(["last_hidden_state"], run_feeds)[0].astype(np.float64)
         pooled = hidden[np.arange(len(lengths)), np.array(lengths) - 1]
         vectors.append(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))
     return float(np.min(np.sum(vectors[0] * vectors[1], axis=1)))
@@ -456,6 +467,9 @@ def export_checkpoint(options: ExportOptions, log: Any = print) -> ExportResult:
         fp32_path = Path(work) / "model.fp32.onnx"
         export_onnx(model, fp32_path, options.attention)
         proto = onnx.load(str(fp32_path))
+        kv_cache = None
+        if options.attention == "gqa":
+            kv_cache = gqa_kv_cache(proto, model.config)
         name_rope_initializer(proto, inv_freq)
         save_onnx(proto, fp32_path)
         cosine = None
@@ -476,6 +490,9 @@ def export_checkpoint(options: ExportOptions, log: Any = print) -> ExportResult:
         save_onnx(onnx.load(str(converted)), target)
 
     descriptor = build_descriptor(options, hf_config, tokens, inv_freq, base)
+    if kv_cache is not None:
+        descriptor["onnx"]["kv_cache"] = kv_cache
+        validate_descriptor(descriptor)
     if cosine is not None:
         descriptor["card"]["exported_with"]["cosine_vs_fp32"] = round(cosine, 6)
     for name in REQUIRED_FILES:

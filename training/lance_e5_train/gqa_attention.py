@@ -1,8 +1,10 @@
 """Export-time attention that becomes onnxruntime's fused `com.microsoft::GroupQueryAttention` operator.
 
 Why: a plain export materialises heads x L x L attention scores (4 GiB per head per layer at 32k tokens in fp32),
-so long-context inference runs out of memory. onnxruntime's GroupQueryAttention CPU kernel computes causal GQA
-without that matrix (measured: a 3-layer, 96-wide Mistral ran 32k tokens in ~9 s at 0.25 GB peak RSS on 2 cores).
+so long-context inference runs out of memory. onnxruntime's GroupQueryAttention CPU kernel is fused but still keeps
+a float32 score buffer of heads x new tokens x total tokens (onnxruntime 1.30: a 32k-token text with 8 heads asked
+for 32 GiB in one run), so the exporter also gives the graph a key-value cache (kv_cache.py) and the runtime feeds
+long texts in chunks: the buffer is then heads x chunk x total (256 MiB by default).
 
 How: transformers lets a model use a registered attention function. Ours receives q/k/v *after* RoPE (and after
 Qwen3's q/k norms), so the rotary stays in the graph, computed from the `rope_inv_freq` initializer that the

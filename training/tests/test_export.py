@@ -22,6 +22,7 @@ from transformers import AutoConfig, AutoModel
 
 from lance_e5_train.export import SCHEMA_PATH, ExportError, ExportOptions, export_checkpoint
 from lance_e5_train.export import main as export_main
+from lance_e5_train.kv_cache import PAST_INPUT, PRESENT_OUTPUT, empty_past_feeds
 from lance_e5_train.onnx_rope import (
     ROPE_INITIALIZER,
     RopeInitializerError,
@@ -52,7 +53,8 @@ def padded_batch(lengths: list[int], side: str, seed: int = 0) -> dict[str, np.n
 def run_onnx(model: Path | bytes, feeds: dict[str, np.ndarray]) -> np.ndarray:
     source = model if isinstance(model, bytes) else str(model)
     session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
-    return session.run(["last_hidden_state"], feeds)[0]
+    # Graphs with a key-value cache (GroupQueryAttention exports) take empty pasts for a whole-batch run.
+    return session.run(["last_hidden_state"], {**feeds, **empty_past_feeds(session, len(feeds["input_ids"]))})[0]
 
 
 def run_torch(checkpoint: Path, feeds: dict[str, np.ndarray], **config_changes: object) -> np.ndarray:
@@ -191,6 +193,49 @@ def test_gqa_attention_export_matches_torch_with_right_padding(tmp_path, family,
     assert (
         np.abs(last_token_vectors(rewritten, [1200, 500]) - last_token_vectors(at_1e5, [1200, 500])).max() <= TOLERANCE
     )
+
+
+def test_gqa_export_runs_long_texts_in_chunks_through_its_key_value_cache(tmp_path, checkpoints) -> None:
+    """The GroupQueryAttention graph takes past keys/values and returns present ones: a text fed in chunks, each
+    with the cache of the earlier ones (mask spanning past + new tokens, positions continuing), ends with the
+    hidden state of one whole run. This is what bounds the runtime's attention memory at 32k tokens."""
+    out = tmp_path / "gqa"
+    result = export_checkpoint(
+        ExportOptions(checkpoint=checkpoints["mistral"], out=out, attention="gqa"), log=lambda _m: None
+    )
+    cache = result.config["onnx"]["kv_cache"]
+    assert cache == {
+        "past": PAST_INPUT,
+        "present": PRESENT_OUTPUT,
+        "layers": 2,
+        "kv_heads": 2,
+        "head_dim": 16,
+        "query_heads": 4,
+    }
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    pasts = [PAST_INPUT.format(layer=layer, kind=kind) for layer in range(2) for kind in ("key", "value")]
+    presents = [PRESENT_OUTPUT.format(layer=layer, kind=kind) for layer in range(2) for kind in ("key", "value")]
+    assert pasts == [i.name for i in session.get_inputs()][3:]
+    assert set(presents) <= {o.name for o in session.get_outputs()}
+
+    whole = padded_batch([700], "right", seed=4)
+    expected = run_onnx(out / "model.onnx", whole)[0, -1]
+    feeds: dict[str, np.ndarray] = empty_past_feeds(session, 1)
+    for start in range(0, 700, 96):
+        end = min(700, start + 96)
+        outputs = session.run(
+            ["last_hidden_state", *presents],
+            {
+                **feeds,
+                "input_ids": whole["input_ids"][:, start:end],
+                "attention_mask": np.ones((1, end), dtype=np.int64),
+                "position_ids": whole["position_ids"][:, start:end],
+            },
+        )
+        assert outputs[1].shape == (1, 2, end, 16)
+        feeds = dict(zip(pasts, outputs[1:], strict=True))
+    np.testing.assert_allclose(outputs[0][0, -1], expected, atol=1e-5)
+    assert np.abs(outputs[0][0, -1] - run_torch(checkpoints["mistral"], whole)[0, -1]).max() <= TOLERANCE
 
 
 def test_unknown_attention_is_refused(tmp_path, checkpoints) -> None:
