@@ -16,6 +16,10 @@ env_file=training/configs/default-model/$profile.env
 [[ -f $env_file ]] || { echo "train-default: no profile $env_file" >&2; exit 2; }
 # shellcheck source=/dev/null
 source "$env_file"
+# Long-context mode of the model (REFERENCE.md §5: RoPE base 1e4 -> 1e5 for 32k tokens): the exporter's
+# long_context block, and the lexical base centres its pooling's rotary phase on that window.
+LONG_CONTEXT_BASE=${LONG_CONTEXT_BASE:-100000}
+LONG_CONTEXT_LENGTH=${LONG_CONTEXT_LENGTH:-32768}
 work=${WORK:-data/train-default/$profile}
 model_out=${MODEL_OUT:-$([[ $profile == default ]] && echo models/default || echo "$work/model")}
 py=training/.venv/bin/python
@@ -48,7 +52,8 @@ if [[ ${BASE_INIT:-lm} == lexical ]]; then
   log "3/7 base: Mistral ${LAYERS}L x ${HIDDEN}, ${HEADS}/${KV_HEADS} heads, lexical init (IDF-weighted bag of words, sharpness $SHARPNESS)"
   if [[ ! -f $work/base/config.json ]]; then
     "$py" -m lance_e5_train init-lexical --out "$work/base" --text "$work/pretrain.txt" --instructions "$work/synth.jsonl" \
-      --layers "$LAYERS" --hidden "$HIDDEN" --heads "$HEADS" --kv-heads "$KV_HEADS" --sharpness "$SHARPNESS" --seed "$SEED"
+      --layers "$LAYERS" --hidden "$HIDDEN" --heads "$HEADS" --kv-heads "$KV_HEADS" --sharpness "$SHARPNESS" --seed "$SEED" \
+      --long-context-base "$LONG_CONTEXT_BASE" --long-context-length "$LONG_CONTEXT_LENGTH"
   fi
 else
   glove_args=()
@@ -94,7 +99,8 @@ log "6/7 export: before (pretrained base) and after (contrastive) -> model direc
 if [[ ! -f $model_out/lance-e5.json || $final/config.json -nt $model_out/lance-e5.json ]]; then
   rm -rf "$model_out" "$work/eval.jsonl"
   "$py" -m lance_e5_train export --checkpoint "$final" --out "$model_out" --dtype "$EXPORT_DTYPE" \
-    --attention "$EXPORT_ATTENTION" --name lance-e5-default --long-context-base 100000 --long-context-length 32768
+    --attention "$EXPORT_ATTENTION" --name lance-e5-default --long-context-base "$LONG_CONTEXT_BASE" \
+    --long-context-length "$LONG_CONTEXT_LENGTH"
 fi
 
 log "6b/7 hybrid fusion: method and vector weight chosen on the trainer's held-out slice (never on the benchmarks)"

@@ -14,8 +14,12 @@ How the weights do it (hidden H, L layers, G key/value heads of width D; needs L
 - Layer k's attention pools the k-th slice of G*D content dims: v copies the slice into the G key/value heads, o
   copies heads 0, R, 2R... (one per key/value group) back onto the same slice. q reads the EOS marker, k reads the
   importance dim, both on the slowest rotary pair of the head (whose rotation stays small at these lengths), so the
-  EOS's attention weights are proportional to IDF^sharpness over the tokens. Positions other than EOS have q = 0 and
-  pool their prefix uniformly, which only touches slices the later layers do not read.
+  EOS's attention weights are proportional to IDF^sharpness over the tokens. RoPE scales that score by
+  cos(theta * distance - phase) (theta: the slow pair's frequency): with phase 0 a key 32k tokens back at base 1e5
+  weighs with 0.78 of the sharpness. Given the long-context base and length, q is turned by -phase with phase =
+  half the angle of the longest distance, so the scale stays within cos(phase) (0.94 at 1e5 / 32k) over the whole
+  window; q is divided by cos(phase) so short texts weigh exactly IDF^sharpness as before. Positions other than EOS
+  have q = 0 and pool their prefix uniformly, which only touches slices the later layers do not read.
 - MLP outputs start at zero (down_proj = 0). The final norm zeroes the marker and importance dims, so the pooled
   vector is the weighted bag of content vectors alone.
 Specials (BOS, EOS, UNK) carry no content and an importance of -20: they never enter the bag.
@@ -53,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_architecture_arguments(parser)
     a("--sharpness", type=float, default=2.0, help="attention weight = IDF ** sharpness (higher: rarer words rule)")
+    a("--long-context-base", type=float, help="RoPE base of long-context mode: centres the pooling's rotary phase")
+    a("--long-context-length", type=int, help="max tokens of long-context mode (with --long-context-base)")
     a("--seed", type=int, default=0)
 
 
@@ -77,8 +83,26 @@ def instruction_documents(paths: list[str]) -> list[str]:
     return prefixes
 
 
-def lexical_weights(model: MistralForCausalLM, idf: torch.Tensor, specials: list[int], eos_id: int, sharpness: float):
-    """Overwrite `model`'s weights in place so that its EOS position holds the IDF-weighted bag of content vectors."""
+def pooling_phase(head_dim: int, rope_base: float | None, max_length: int | None) -> float:
+    """Half the rotation of the slowest rotary pair over `max_length` tokens at `rope_base` (0 without them)."""
+    if rope_base is None or max_length is None:
+        return 0.0
+    slow = head_dim // 2 - 1
+    theta = rope_base ** (-2 * slow / head_dim)
+    return theta * max_length / 2
+
+
+def lexical_weights(
+    model: MistralForCausalLM,
+    idf: torch.Tensor,
+    specials: list[int],
+    eos_id: int,
+    sharpness: float,
+    phase: float = 0.0,
+):
+    """Overwrite `model`'s weights in place so that its EOS position holds the IDF-weighted bag of content vectors.
+    `phase` (radians, see pooling_phase) turns each head's query on the slow rotary pair so that the pooling's
+    position factor cos(theta * distance - phase) is centred on a long-context window instead of on distance 0."""
     config = model.config
     hidden, heads, groups = config.hidden_size, config.num_attention_heads, config.num_key_value_heads
     width = hidden // heads  # D
@@ -118,7 +142,10 @@ def lexical_weights(model: MistralForCausalLM, idf: torch.Tensor, specials: list
                         attention.v_proj.weight[g * width + d, source] = 1.0
                         attention.o_proj.weight[source, g * per_group * width + d] = 1.0
             for h in range(heads):
+                # HF's RoPE turns the pair by +position*theta, so q.k ~ cos(q's angle + theta * distance): a query
+                # at angle -phase peaks at distance phase / theta, the middle of the window.
                 attention.q_proj.weight[h * width + slow, marker_dim] = q_scale
+                attention.q_proj.weight[h * width + slow + width // 2, marker_dim] = -q_scale * math.tan(phase)
         model_body.norm.weight[marker_dim] = 0.0
         model_body.norm.weight[importance_dim] = 0.0
 
@@ -140,12 +167,19 @@ def main(args: argparse.Namespace) -> int:
     config = mistral_config(args, tokenizer.get_vocab_size(), bos_id, eos_id, tie_embeddings=True)
     model = MistralForCausalLM(config)
     specials = [t for t in (bos_id, eos_id, tokenizer.token_to_id("<unk>")) if t is not None]
-    lexical_weights(model, idf, specials, eos_id, args.sharpness)
+    if (args.long_context_base is None) != (args.long_context_length is None):
+        raise SystemExit("init-lexical: --long-context-base and --long-context-length go together")
+    phase = pooling_phase(
+        config.hidden_size // config.num_attention_heads, args.long_context_base, args.long_context_length
+    )
+    if not 0 <= phase < math.pi / 2:
+        raise SystemExit(f"init-lexical: a pooling phase of {phase:.2f} rad (>= pi/2): this base/length is too long")
+    lexical_weights(model, idf, specials, eos_id, args.sharpness, phase)
 
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     save_tokenizer(args, out)
-    report = {**vars(args), "method": "lexical", "documents": len(docs)}
+    report = {**vars(args), "method": "lexical", "documents": len(docs), "pooling_phase": phase}
     (out / "pretrain_config.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({"event": "done", "out": str(out), "documents": len(docs), "vocab": config.vocab_size}))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tiny_base import (
     write_jsonl,
 )
 
-from lance_e5_train.lexical_init import EXCLUDED_IMPORTANCE
+from lance_e5_train.lexical_init import EXCLUDED_IMPORTANCE, pooling_phase
 from lance_e5_train.model import E5_TEMPLATE, TextEncoder, embed_texts, format_query, load_encoder_model
 
 SHARPNESS = 2.0
@@ -49,11 +50,15 @@ def lexical_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "base"
 
 
-def hand_bag(model: torch.nn.Module, ids: list[int]) -> torch.Tensor:
-    """What the weights are built to compute: sum_i IDF_i^s * content_i / sum_i IDF_i^s, over non-special tokens."""
+def hand_bag(model: torch.nn.Module, ids: list[int], theta: float = 0.0, phase: float = 0.0) -> torch.Tensor:
+    """What the weights are built to compute: sum_i IDF_i^s * content_i / sum_i IDF_i^s, over non-special tokens.
+    With `theta` (the slow rotary pair's frequency) the exponent carries RoPE's position factor for a key at
+    distance d from the EOS: cos(theta * d - phase) / cos(phase)."""
     table = model.get_input_embeddings().weight.detach()  # (V, H)
     rows = table[torch.tensor(ids)]  # (S, H)
-    weights = torch.exp(SHARPNESS * rows[:, -1])  # (S,) importance dim holds log IDF; specials ~0
+    distance = torch.arange(len(ids) - 1, -1, -1, dtype=torch.float32)  # (S,)
+    factor = torch.cos(theta * distance - phase) / math.cos(phase)
+    weights = torch.exp(SHARPNESS * rows[:, -1] * factor)  # (S,) importance dim holds log IDF; specials ~0
     return (weights[:, None] * rows[:, :-2]).sum(0) / weights.sum()  # (H-2,)
 
 
@@ -84,6 +89,47 @@ def test_rare_shared_words_retrieve_and_instruction_words_weigh_little(lexical_b
     content_ids = [encoder.tokenizer.token_to_id(w) for w in docs[0].split()]
     assert table[instruction_ids, -1].max() < table[content_ids, -1].min(), "instruction words count as common"
     assert table[[1, 2], -1].max() == EXCLUDED_IMPORTANCE, "BOS and EOS never enter the bag"
+
+
+def test_a_long_context_phase_centres_the_position_factor_on_the_window(tmp_path: Path) -> None:
+    """--long-context-base/--long-context-length turn q so that RoPE's factor on a key's IDF weight,
+    cos(theta * distance - phase) / cos(phase), is centred on the window: the forward pass over ~3,000 tokens must
+    follow that formula, and not the phase-0 one (the factors differ by up to ~3x at this length)."""
+    build_tokenizer().save(str(tmp_path / "tokenizer.json"))
+    toy_corpus(tmp_path / "corpus.txt", 400, seed=3)
+    base, length = 10_000.0, 6_400  # head width 16: theta = 1e4 ** (-14 / 16); phase ~1.0 rad
+    code = run_cli(
+        "init-lexical",
+        "--out",
+        tmp_path / "base",
+        "--text",
+        tmp_path / "corpus.txt",
+        "--tokenizer",
+        tmp_path / "tokenizer.json",
+        *TINY_SIZE_FLAGS,
+        "--sharpness",
+        SHARPNESS,
+        "--long-context-base",
+        base,
+        "--long-context-length",
+        length,
+    )
+    assert code == 0
+    phase = pooling_phase(16, base, length)
+    assert 0.9 < phase < 1.1
+    model = load_encoder_model(tmp_path / "base").eval()
+    encoder = TextEncoder.from_dir(tmp_path / "base", 4096)
+    rng = random.Random(5)
+    text = " ".join(toy_document(rng, t % 40, (t + 7) % 40)[0] for t in range(160))
+    ids = encoder.ids(text)
+    assert 2000 < len(ids) < 4096
+    (vector,) = embed_texts(model, encoder, [text])
+    got = F.normalize(vector[:-2], dim=0)
+    theta = base ** (-14 / 16)
+    centred = torch.dot(got, F.normalize(hand_bag(model, ids, theta, phase), dim=0)).item()
+    unturned = torch.dot(got, F.normalize(hand_bag(model, ids, theta, 0.0), dim=0)).item()
+    assert centred > 0.98, f"cosine with the centred formula {centred:.4f}"
+    assert centred - unturned > 0.01, f"centred {centred:.4f} vs phase-0 formula {unturned:.4f}"
 
 
 def test_too_few_layers_to_pool_every_dim_is_refused(tmp_path: Path) -> None:
