@@ -1,6 +1,6 @@
 /**
- * A graph exported with `--attention gqa` (onnxruntime GroupQueryAttention: right padding only, memory linear in
- * length, the long-context path), with a long_context block and Matryoshka dims, exported here from the
+ * A graph exported with `--attention gqa` (onnxruntime GroupQueryAttention + key-value cache: right padding only,
+ * chunked long texts, the long-context path), with a long_context block and Matryoshka dims, exported here from the
  * tiny-mistral checkpoint by the project's exporter. The reference vectors of the eager fixture apply unchanged.
  */
 import assert from "node:assert/strict";

@@ -513,7 +513,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--attention",
         default="eager",
         help="eager (default: plain graph, either padding side) or gqa (onnxruntime GroupQueryAttention: "
-        "memory linear in length, for long context; right padding only)",
+        "key-value cache so long texts run in chunks with bounded memory; right padding only)",
     )
     parser.add_argument("--name", help="model name (default: the checkpoint directory's name)")
     parser.add_argument("--default-task", default="web_search", help="task used when a query names none")

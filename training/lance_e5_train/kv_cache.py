@@ -44,26 +44,20 @@ def add_kv_cache(proto: Any, kv_heads: int, head_dim: int, attention_mask: str =
     graph.initializer.append(helper.make_tensor(TOTAL_LENGTH + "_scalar_shape", TensorProto.INT64, [0], []))
     for node in reversed(prefix):
         graph.node.insert(0, node)
+
+    def cache_tensor(name: str, length: str) -> Any:
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch_size", kv_heads, length, head_dim])
+
     for layer, node in enumerate(nodes):
         while len(node.input) < 7:
             node.input.append("")
         for slot, kind in ((3, "key"), (4, "value")):
-            name = PAST_INPUT.format(layer=layer, kind=kind)
-            node.input[slot] = name
-            graph.input.append(
-                helper.make_tensor_value_info(
-                    name, TensorProto.FLOAT, ["batch_size", kv_heads, "past_sequence_length", head_dim]
-                )
-            )
+            node.input[slot] = PAST_INPUT.format(layer=layer, kind=kind)
+            graph.input.append(cache_tensor(node.input[slot], "past_sequence_length"))
         node.input[6] = TOTAL_LENGTH
         for slot, kind in ((1, "key"), (2, "value")):
-            name = PRESENT_OUTPUT.format(layer=layer, kind=kind)
-            node.output[slot] = name
-            graph.output.append(
-                helper.make_tensor_value_info(
-                    name, TensorProto.FLOAT, ["batch_size", kv_heads, "total_sequence_length", head_dim]
-                )
-            )
+            node.output[slot] = PRESENT_OUTPUT.format(layer=layer, kind=kind)
+            graph.output.append(cache_tensor(node.output[slot], "total_sequence_length"))
     return len(nodes)
 
 

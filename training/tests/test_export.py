@@ -168,7 +168,7 @@ def test_large_models_use_external_data_with_rope_inline(tmp_path, checkpoints, 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_gqa_attention_export_matches_torch_with_right_padding(tmp_path, family, checkpoints) -> None:
-    """--attention gqa: onnxruntime's fused GroupQueryAttention (memory linear in length) in every layer, no
+    """--attention gqa: onnxruntime's fused GroupQueryAttention (no L x L scores in the graph) in every layer, no
     materialised L x L softmax, same hidden states as torch's eager attention; the RoPE rewrite still applies."""
     out = tmp_path / "gqa"
     result = export_checkpoint(

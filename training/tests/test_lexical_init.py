@@ -50,6 +50,21 @@ def lexical_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "base"
 
 
+def init_lexical(root: Path, *flags: object) -> int:
+    """`init-lexical` over root/corpus.txt with a fresh toy tokenizer, writing root/base."""
+    build_tokenizer().save(str(root / "tokenizer.json"))
+    return run_cli(
+        "init-lexical",
+        "--out",
+        root / "base",
+        "--text",
+        root / "corpus.txt",
+        "--tokenizer",
+        root / "tokenizer.json",
+        *flags,
+    )
+
+
 def hand_bag(model: torch.nn.Module, ids: list[int], theta: float = 0.0, phase: float = 0.0) -> torch.Tensor:
     """What the weights are built to compute: sum_i IDF_i^s * content_i / sum_i IDF_i^s, over non-special tokens.
     With `theta` (the slow rotary pair's frequency) the exponent carries RoPE's position factor for a key at
@@ -95,17 +110,10 @@ def test_a_long_context_phase_centres_the_position_factor_on_the_window(tmp_path
     """--long-context-base/--long-context-length turn q so that RoPE's factor on a key's IDF weight,
     cos(theta * distance - phase) / cos(phase), is centred on the window: the forward pass over ~3,000 tokens must
     follow that formula, and not the phase-0 one (the factors differ by up to ~3x at this length)."""
-    build_tokenizer().save(str(tmp_path / "tokenizer.json"))
     toy_corpus(tmp_path / "corpus.txt", 400, seed=3)
     base, length = 10_000.0, 6_400  # head width 16: theta = 1e4 ** (-14 / 16); phase ~1.0 rad
-    code = run_cli(
-        "init-lexical",
-        "--out",
-        tmp_path / "base",
-        "--text",
-        tmp_path / "corpus.txt",
-        "--tokenizer",
-        tmp_path / "tokenizer.json",
+    code = init_lexical(
+        tmp_path,
         *TINY_SIZE_FLAGS,
         "--sharpness",
         SHARPNESS,
@@ -133,17 +141,10 @@ def test_a_long_context_phase_centres_the_position_factor_on_the_window(tmp_path
 
 
 def test_too_few_layers_to_pool_every_dim_is_refused(tmp_path: Path) -> None:
-    build_tokenizer().save(str(tmp_path / "tokenizer.json"))
     toy_corpus(tmp_path / "corpus.txt", 20, seed=1)
     with pytest.raises(ValueError, match="cannot pool"):
-        run_cli(
-            "init-lexical",
-            "--out",
-            tmp_path / "base",
-            "--text",
-            tmp_path / "corpus.txt",
-            "--tokenizer",
-            tmp_path / "tokenizer.json",
+        init_lexical(
+            tmp_path,
             "--layers",
             1,
             "--hidden",
@@ -156,17 +157,7 @@ def test_too_few_layers_to_pool_every_dim_is_refused(tmp_path: Path) -> None:
 
 
 def test_no_documents_is_refused_naming_the_inputs(tmp_path: Path) -> None:
-    build_tokenizer().save(str(tmp_path / "tokenizer.json"))
-    (tmp_path / "empty.txt").write_text("\n\n")
+    (tmp_path / "corpus.txt").write_text("\n\n")
     with pytest.raises(SystemExit, match="no documents in --text / --instructions"):
-        run_cli(
-            "init-lexical",
-            "--out",
-            tmp_path / "base",
-            "--text",
-            tmp_path / "empty.txt",
-            "--tokenizer",
-            tmp_path / "tokenizer.json",
-            *TINY_SIZE_FLAGS,
-        )
+        init_lexical(tmp_path, *TINY_SIZE_FLAGS)
     assert not (tmp_path / "base").exists(), "nothing is written"
