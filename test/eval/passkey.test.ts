@@ -6,11 +6,10 @@ import { buildPool, PASSKEY_FILLER } from "../../src/eval/passkey/documents.ts";
 import { heldOutSotuSentences } from "../../src/eval/passkey/haystack.ts";
 import type { Embedder } from "../../src/model/embedder.ts";
 import { loadEmbedder } from "../../src/model/onnx-embedder.ts";
-import { FIXTURE_MODELS, runCli, tempDir } from "./helpers.ts";
+import { FIXTURE_MODELS, REPO_ROOT, runCli, tempDir } from "./helpers.ts";
 
-// Until the default model lands these run on the tiny-mistral parity fixture (random weights, max_length 512):
-// its accuracies mean nothing, but document construction, the ingest/search path, the full-text reference (BM25
-// solves the test: names are rare tokens) and the report shape are checked for real.
+// Document construction, flags and the report shape run on the tiny-mistral parity fixture (random weights, max_length
+// 512: its accuracies mean nothing); the CI-sized accuracy run uses the shipped default model.
 
 const MODEL = path.join(FIXTURE_MODELS, "tiny-mistral");
 
@@ -105,6 +104,46 @@ describe("passkey documents", () => {
   });
 });
 
+describe("lance-e5 passkey with the default model (CI-sized: 20 candidates, 10 queries)", () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  before(async () => ({ dir, cleanup } = await tempDir("lance-e5-passkey-default-")));
+  after(() => cleanup());
+
+  it("finds the pass key far beyond the 512-token training length at RoPE base 1e5; the native base falls behind", async () => {
+    const run = await runCli([
+      "passkey",
+      "--model",
+      path.join(REPO_ROOT, "models/default"),
+      "--lengths",
+      "1024,8192",
+      "--candidates",
+      "20",
+      "--queries",
+      "10",
+      "--seed",
+      "0",
+      "--db",
+      path.join(dir, "db"),
+      "--json",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    const accuracy = (length: number, base: number) =>
+      report.results.find((r: { length: number; rope_base: number }) => r.length === length && r.rope_base === base)
+        ?.accuracy;
+    // Default bases: the model's native one and its long_context one.
+    assert.deepEqual([...new Set(report.results.map((r: { rope_base: number }) => r.rope_base))], [10000, 100000]);
+    assert.ok(accuracy(1024, 100000) >= 0.9, JSON.stringify(report.results));
+    assert.ok(accuracy(8192, 100000) >= 0.9, JSON.stringify(report.results));
+    assert.ok(accuracy(8192, 10000) <= accuracy(8192, 100000) - 0.2, JSON.stringify(report.results));
+    assert.deepEqual(
+      report.fulltext.map((r: { accuracy: number }) => r.accuracy),
+      [1, 1],
+    );
+  });
+});
+
 describe("lance-e5 passkey (CI-sized: lengths up to twice the fixture's 512-token training length)", () => {
   let dir: string;
   let cleanup: () => Promise<void>;
@@ -133,6 +172,7 @@ describe("lance-e5 passkey (CI-sized: lengths up to twice the fixture's 512-toke
     ]);
     assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(run.stdout);
+    assert.match(run.stderr, /embedding passkey 1024 tokens at RoPE base 100000/, "progress on stderr with --json");
     assert.equal(report.instruction, "Given a question about a person, retrieve the document that contains the answer");
     assert.deepEqual(
       report.results.map((r: { length: number; rope_base: number }) => [r.length, r.rope_base]),

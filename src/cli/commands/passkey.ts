@@ -75,9 +75,8 @@ export function registerPasskey(program: Command): void {
         const config = readModelConfig(modelDir);
         ropeBases = [config.rope.base, ...(config.long_context ? [config.long_context.rope_base] : [])];
       }
-      const log = (message: string) => {
-        if (!flags.json) process.stderr.write(`${message}\n`);
-      };
+      // Progress goes to stderr also with --json (stdout holds only the report): the full run takes hours.
+      const log = (message: string) => process.stderr.write(`${message}\n`);
       const report = await runPasskey({
         // Local: at each RoPE base; remote: the server's own (the local settings are ignored there).
         loadEmbedder: (ropeBase, maxLength) => loadEmbedderFromOptions(flags, { ropeBase, maxLength }),
