@@ -7,7 +7,7 @@ import { DEFAULT_REMOTE_BATCH_SIZE, DEFAULT_REMOTE_CONCURRENCY, loadRemoteEmbedd
 import { DEFAULT_RETRY_POLICY } from "../model/remote-http.ts";
 import type { RemoteModelSource } from "../model/remote-model.ts";
 import { CliError } from "./errors.ts";
-import { nonNegativeInt, positiveInt } from "./parsers.ts";
+import { nonNegativeInt, positiveInt, ropeBase } from "./parsers.ts";
 
 /**
  * The commands that embed, and so take the --embedder-* flags. registerEmbedderOptions adds the flags to each
@@ -15,6 +15,9 @@ import { nonNegativeInt, positiveInt } from "./parsers.ts";
  * rename cannot silently drop the remote backend.
  */
 export const EMBEDDING_COMMANDS = ["embed", "ingest", "search", "serve", "eval", "bitext", "sts", "passkey", "synth"];
+
+/** The commands with --long-context, which also take an explicit --rope-base / --max-length (passkey has its own). */
+export const LONG_CONTEXT_COMMANDS = ["embed", "ingest", "search", "serve", "eval"];
 
 /** Where the API key is read from when --embedder-api-key-env is not given (only if set). */
 export const DEFAULT_API_KEY_ENV = "LANCE_E5_EMBEDDER_API_KEY";
@@ -24,6 +27,9 @@ export interface EmbedderCliOptions {
   model?: string;
   threads?: number;
   longContext?: boolean;
+  /** Explicit RoPE base and max length of the local model (any model; win over --long-context's block). */
+  ropeBase?: number;
+  maxLength?: number;
   embedderUrl?: string;
   embedderModel?: string;
   embedderApiKeyEnv?: string;
@@ -82,13 +88,28 @@ export function embedderOptions(): Option[] {
   ];
 }
 
+/** --rope-base / --max-length: run any local model at another RoPE base and length (the paper's 1e4 -> 1e5). */
+export function longContextOptions(): Option[] {
+  return [
+    new Option(
+      "--rope-base <b>",
+      "run the model at this RoPE base (e.g. 1e5; the ONNX graph is rewritten at load, no re-export)",
+    ).argParser(ropeBase),
+    new Option("--max-length <n>", "max tokens per text incl. special tokens (default: the model's)").argParser(
+      positiveInt,
+    ),
+  ];
+}
+
 /** A command module (src/cli/commands/index.ts, registered last): adds the flags to every embedding command. */
 export function registerEmbedderOptions(program: Command): void {
-  for (const name of EMBEDDING_COMMANDS) {
+  const find = (name: string) => {
     const command = program.commands.find((c) => c.name() === name);
     if (command === undefined) throw new Error(`embedder options: no "${name}" command registered`);
-    for (const option of embedderOptions()) command.addOption(option);
-  }
+    return command;
+  };
+  for (const name of EMBEDDING_COMMANDS) for (const option of embedderOptions()) find(name).addOption(option);
+  for (const name of LONG_CONTEXT_COMMANDS) for (const option of longContextOptions()) find(name).addOption(option);
 }
 
 const DESCRIPTION_FLAGS = [
@@ -113,8 +134,20 @@ export async function loadEmbedderFromOptions(
     return loadEmbedder(resolveModelDir(options.model), {
       threads: options.threads,
       longContext: options.longContext,
+      ...(options.ropeBase !== undefined && { ropeBase: options.ropeBase }),
+      ...(options.maxLength !== undefined && { maxLength: options.maxLength }),
       ...local,
     });
+  }
+  const localOnly = [
+    [options.ropeBase, "--rope-base"],
+    [options.maxLength, "--max-length"],
+  ].filter(([value]) => value !== undefined);
+  if (localOnly.length > 0) {
+    throw new CliError(
+      `${localOnly.map(([, flag]) => flag).join(", ")} apply to local models; with --embedder-url the server decides`,
+      2,
+    );
   }
   try {
     return await loadRemoteEmbedder({

@@ -21,3 +21,10 @@ export function unitInterval(value: string): number {
   }
   return n;
 }
+
+/** A RoPE base: a finite number greater than 1 (1e4, 100000, …). */
+export function ropeBase(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 1) throw new InvalidArgumentError("must be a number > 1");
+  return n;
+}

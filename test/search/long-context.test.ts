@@ -60,3 +60,41 @@ test("search refuses a long-context table without --long-context and works with 
   assert.equal(vector.code, 0, vector.stderr);
   assert.equal((JSON.parse(vector.stdout) as { results: unknown[] }).results.length, 1);
 });
+
+test("--rope-base/--max-length set the base and length for any model: 1e5 is what --long-context loads", async () => {
+  // ~3,000 tokens: the RoPE base matters over distances like these (the default model pools by attention).
+  const input = path.join(dir, "texts.jsonl");
+  const long = Array.from({ length: 400 }, (_, i) => `ship${i % 97} cape${i % 89}`).join(" ");
+  await writeFile(input, `${JSON.stringify({ text: long })}\n`);
+  const embed = async (...flags: string[]) => {
+    const run = await runCli(["embed", "--document", "--model", DEFAULT_MODEL, "--input", input, ...flags]);
+    assert.equal(run.code, 0, run.stderr);
+    return (JSON.parse(run.stdout) as { embedding: number[] }).embedding;
+  };
+  const [nativeBase, longContext, explicit] = [
+    await embed("--max-length", "4096"),
+    await embed("--long-context"),
+    await embed("--rope-base", "1e5", "--max-length", "4096"),
+  ];
+  assert.deepEqual(explicit, longContext);
+  assert.ok(
+    nativeBase.some((x, i) => Math.abs(x - (explicit[i] as number)) > 1e-3),
+    "the base changes the vector",
+  );
+
+  // Over-length texts are cut at --max-length (12 = BOS + 10 tokens + EOS): a longer text equals its cut prefix.
+  const words = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
+  await writeFile(input, `${JSON.stringify({ text: words })}\n`);
+  const cut = await embed("--max-length", "12");
+  assert.notDeepEqual(cut, await embed());
+
+  for (const [flags, message] of [
+    [["--rope-base", "0.5"], /--rope-base/],
+    [["--max-length", "0"], /--max-length/],
+    [["--rope-base", "1e5", "--embedder-url", "http://127.0.0.1:9"], /--rope-base apply to local models/],
+  ] as const) {
+    const run = await runCli(["embed", "--document", "--model", DEFAULT_MODEL, "--input", input, ...flags]);
+    assert.equal(run.code, 2, `${flags.join(" ")}: ${run.stderr}`);
+    assert.match(run.stderr, message);
+  }
+});

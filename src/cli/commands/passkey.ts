@@ -10,7 +10,8 @@ import { type EmbedderCliOptions, loadEmbedderFromOptions } from "../embedder-op
 import { type StorageOptionFlags, storageOptionFlag, storageOptionsOf } from "../storage-options.ts";
 import { usageError } from "./eval-shared.ts";
 
-interface PasskeyFlags extends StorageOptionFlags, EmbedderCliOptions {
+// Its --rope-base is a list of bases to compare (the other embedding commands take one).
+interface PasskeyFlags extends StorageOptionFlags, Omit<EmbedderCliOptions, "ropeBase"> {
   model?: string;
   lengths: string;
   candidates: string;
@@ -79,7 +80,8 @@ export function registerPasskey(program: Command): void {
       const log = (message: string) => process.stderr.write(`${message}\n`);
       const report = await runPasskey({
         // Local: at each RoPE base; remote: the server's own (the local settings are ignored there).
-        loadEmbedder: (ropeBase, maxLength) => loadEmbedderFromOptions(flags, { ropeBase, maxLength }),
+        loadEmbedder: (ropeBase, maxLength) =>
+          loadEmbedderFromOptions({ ...flags, ropeBase: undefined }, { ropeBase, maxLength }),
         lengths,
         ropeBases,
         variants: variants as PasskeyVariant[],
