@@ -161,3 +161,20 @@ def test_no_documents_is_refused_naming_the_inputs(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no documents in --text / --instructions"):
         init_lexical(tmp_path, *TINY_SIZE_FLAGS)
     assert not (tmp_path / "base").exists(), "nothing is written"
+
+
+def test_an_eos_token_missing_from_the_tokenizer_is_refused_naming_it(tmp_path: Path) -> None:
+    toy_corpus(tmp_path / "corpus.txt", 20, seed=1)
+    with pytest.raises(SystemExit, match="EOS token '<eos-nowhere>' is not in"):
+        init_lexical(tmp_path, *TINY_SIZE_FLAGS, "--eos-token", "<eos-nowhere>")
+    assert not (tmp_path / "base").exists(), "nothing is written"
+
+
+def test_long_context_flags_go_together_and_a_window_past_a_quarter_turn_is_refused(tmp_path: Path) -> None:
+    toy_corpus(tmp_path / "corpus.txt", 20, seed=1)
+    with pytest.raises(SystemExit, match="go together"):
+        init_lexical(tmp_path, *TINY_SIZE_FLAGS, "--long-context-base", 1e5)
+    # head width 16 at base 1e4: theta ~3.2e-4, so 20,000 tokens would need a phase of ~3.2 rad.
+    with pytest.raises(SystemExit, match="too long"):
+        init_lexical(tmp_path, *TINY_SIZE_FLAGS, "--long-context-base", 1e4, "--long-context-length", 20_000)
+    assert not (tmp_path / "base").exists(), "nothing is written"
