@@ -156,14 +156,15 @@ for line in open(evals_path):
 lexical = pretrain.get("method") == "lexical"
 start = ("initialised as an IDF-weighted bag-of-words encoder (document frequencies of the offline training text)"
          if lexical else "pretrained from scratch on offline text")
-base_keys = ("layers", "hidden", "heads", "kv_heads") + (("sharpness", "documents") if lexical else ("steps", "seq_len", "glove"))
+lexical_keys = ("sharpness", "documents", "long_context_base", "long_context_length", "pooling_phase")
+base_keys = ("layers", "hidden", "heads", "kv_heads") + (lexical_keys if lexical else ("steps", "seq_len", "glove"))
 descriptor["card"].update({
     "description": f"lance-e5's small default model: a {pretrain['layers']}-layer, {pretrain['hidden']}-wide Mistral "
                    f"{start}, then "
                    "contrastively trained with the e5-mistral recipe on offline synthetic data (recipe: "
                    "scripts/train-default.sh " + profile + ")",
     "base": ("lexical init here (python -m lance_e5_train init-lexical): " if lexical else "pretrained here from scratch: ")
-            + json.dumps({k: pretrain[k] for k in base_keys}),
+            + json.dumps({k: pretrain[k] for k in base_keys if k in pretrain}),
     "trained_on": training["trained_on"],
     "families": training["families"],
     "steps": training["steps"],
