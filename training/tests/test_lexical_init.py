@@ -12,8 +12,7 @@ import torch.nn.functional as F
 from tiny_base import (
     INSTRUCTION,
     TINY_SIZE_FLAGS,
-    build_tokenizer,
-    run_cli,
+    build_base,
     toy_corpus,
     toy_document,
     toy_examples,
@@ -29,40 +28,15 @@ SHARPNESS = 2.0
 @pytest.fixture(scope="module")
 def lexical_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("lexical")
-    build_tokenizer().save(str(root / "tokenizer.json"))
     toy_corpus(root / "corpus.txt", 400, seed=3)
     write_jsonl(root / "synth.jsonl", toy_examples(400, seed=4))  # as many instructions as documents
-    code = run_cli(
-        "init-lexical",
-        "--out",
-        root / "base",
-        "--text",
-        root / "corpus.txt",
-        "--instructions",
-        root / "synth.jsonl",
-        "--tokenizer",
-        root / "tokenizer.json",
-        *TINY_SIZE_FLAGS,
-        "--sharpness",
-        SHARPNESS,
-    )
+    code = init_lexical(root, "--instructions", root / "synth.jsonl", *TINY_SIZE_FLAGS, "--sharpness", SHARPNESS)
     assert code == 0
     return root / "base"
 
 
 def init_lexical(root: Path, *flags: object) -> int:
-    """`init-lexical` over root/corpus.txt with a fresh toy tokenizer, writing root/base."""
-    build_tokenizer().save(str(root / "tokenizer.json"))
-    return run_cli(
-        "init-lexical",
-        "--out",
-        root / "base",
-        "--text",
-        root / "corpus.txt",
-        "--tokenizer",
-        root / "tokenizer.json",
-        *flags,
-    )
+    return build_base("init-lexical", root, *flags)
 
 
 def hand_bag(model: torch.nn.Module, ids: list[int], theta: float = 0.0, phase: float = 0.0) -> torch.Tensor:

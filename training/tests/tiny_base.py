@@ -135,6 +135,21 @@ def run_cli(*argv: str) -> int:
     return main([str(a) for a in argv])
 
 
+def build_base(command: str, root: Path, *flags: object) -> int:
+    """`pretrain` or `init-lexical` over root/corpus.txt with a fresh toy tokenizer, writing root/base."""
+    build_tokenizer().save(str(root / "tokenizer.json"))
+    return run_cli(
+        command,
+        "--out",
+        root / "base",
+        "--text",
+        root / "corpus.txt",
+        "--tokenizer",
+        root / "tokenizer.json",
+        *flags,
+    )
+
+
 _PRETRAINED: dict[str, Path] = {}
 
 
@@ -148,16 +163,10 @@ def pretrained_base() -> Path:
 
         root = Path(tempfile.mkdtemp(prefix="lance-e5-base-"))
         atexit.register(shutil.rmtree, root, True)
-        build_tokenizer().save(str(root / "tokenizer.json"))
         toy_corpus(root / "corpus.txt", 3000, seed=1)
-        run_cli(
+        build_base(
             "pretrain",
-            "--out",
-            root / "base",
-            "--text",
-            root / "corpus.txt",
-            "--tokenizer",
-            root / "tokenizer.json",
+            root,
             *TINY_SIZE_FLAGS,
             "--seq-len",
             64,
