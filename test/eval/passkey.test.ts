@@ -104,7 +104,7 @@ describe("passkey documents", () => {
   });
 });
 
-describe("lance-e5 passkey with the default model (CI-sized: 20 candidates, 10 queries)", () => {
+describe("lance-e5 passkey with the default model (CI-sized: 20 candidates, 20 queries)", () => {
   let dir: string;
   let cleanup: () => Promise<void>;
   before(async () => ({ dir, cleanup } = await tempDir("lance-e5-passkey-default-")));
@@ -120,7 +120,7 @@ describe("lance-e5 passkey with the default model (CI-sized: 20 candidates, 10 q
       "--candidates",
       "20",
       "--queries",
-      "10",
+      "20",
       "--seed",
       "0",
       "--db",
@@ -136,7 +136,8 @@ describe("lance-e5 passkey with the default model (CI-sized: 20 candidates, 10 q
     assert.deepEqual([...new Set(report.results.map((r: { rope_base: number }) => r.rope_base))], [10000, 100000]);
     assert.ok(accuracy(1024, 100000) >= 0.9, JSON.stringify(report.results));
     assert.ok(accuracy(8192, 100000) >= 0.9, JSON.stringify(report.results));
-    assert.ok(accuracy(8192, 10000) <= accuracy(8192, 100000) - 0.2, JSON.stringify(report.results));
+    // Measured here: 1.00 at 1e5 and 0.70 at 1e4 for 8,192 tokens; the margins leave room for a few flipped queries.
+    assert.ok(accuracy(8192, 10000) <= accuracy(8192, 100000) - 0.15, JSON.stringify(report.results));
     assert.deepEqual(
       report.fulltext.map((r: { accuracy: number }) => r.accuracy),
       [1, 1],
