@@ -14,7 +14,7 @@ import type { RunnerTensor, SessionRunner } from "./session-runner.ts";
 export const ATTENTION_BUFFER_BYTES = 256 * 1024 * 1024;
 const MIN_CHUNK = 64;
 
-export const kvTensorName = (template: string, layer: number, kind: "key" | "value"): string =>
+const kvTensorName = (template: string, layer: number, kind: "key" | "value"): string =>
   template.replace("{layer}", String(layer)).replace("{kind}", kind);
 
 /** Every past/present name of the cache, layer by layer, key before value. */

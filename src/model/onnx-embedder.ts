@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import type { InferenceSession } from "onnxruntime-node";
 import { type PaddedBatch, padBatch, planBatches } from "./batching.ts";
-import type { ModelConfig, ModelIdentity } from "./config.ts";
+import type { KvCacheConfig, ModelConfig, ModelIdentity } from "./config.ts";
 import type { Embedder, EmbedOptions, EncodedText, LocalEmbedder } from "./embedder.ts";
 import { EmbedOptionsError, InvalidInputError, ModelDirectoryError } from "./errors.ts";
 import { identityAtRopeBase } from "./identity.ts";
@@ -325,15 +325,29 @@ async function runBatch(
   return hiddenValues(config, await session.run(batchFeeds(config, batch), config.onnx.output));
 }
 
-/** A long text alone, run in chunks when the graph has a key-value cache and one run would exceed its buffer. */
+/** Hidden states of a run and where each row's last token sits in them. */
+interface RunResult {
+  values: ArrayLike<number>;
+  seqLength: number;
+  lastTokenIndex: readonly number[];
+}
+
+async function runPadded(config: ModelConfig, session: SessionRunner, batch: PaddedBatch): Promise<RunResult> {
+  const { values } = await runBatch(config, session, batch);
+  return { values, seqLength: batch.seqLength, lastTokenIndex: batch.lastTokenIndex };
+}
+
+/** One long text in chunks through the key-value cache: the output is the last chunk, its last row the EOS. */
 async function runLongText(
   config: ModelConfig,
+  cache: KvCacheConfig,
   session: SessionRunner,
   ids: readonly number[],
   chunk: number,
-): Promise<{ output: RunnerTensor; values: ArrayLike<number> }> {
-  const cache = config.onnx.kv_cache as NonNullable<ModelConfig["onnx"]["kv_cache"]>;
-  return hiddenValues(config, await runChunked(config, cache, session, ids, chunk));
+): Promise<RunResult> {
+  const { output, values } = hiddenValues(config, await runChunked(config, cache, session, ids, chunk));
+  const rows = output.dims[1] as number;
+  return { values, seqLength: rows, lastTokenIndex: [rows - 1] };
 }
 
 function hiddenValues(config: ModelConfig, output: RunnerTensor): { output: RunnerTensor; values: ArrayLike<number> } {
@@ -490,30 +504,31 @@ class OnnxEmbedder extends InstructedEmbedder implements Embedder {
         )) {
           while (inFlight.size >= window && !failure) await Promise.race(inFlight);
           if (failure) break;
-          const batch = padBatch(
-            plan.rows.map((r) => group[r] as number[]),
-            padId,
-            this.settings.paddingSide,
-          );
           // A text too long for one run of the attention buffer is always alone in its batch (the budget is far
-          // smaller); it runs in chunks, and its vector is the last row of the last chunk.
+          // smaller); it runs in chunks through the key-value cache, and its vector is the last row of the last chunk.
+          const cache = onnx.pooling_in_graph ? null : onnx.kv_cache;
           const chunk =
-            onnx.kv_cache != null && !onnx.pooling_in_graph && batch.batch === 1
-              ? chunkTokens(onnx.kv_cache, batch.seqLength, this.settings.attentionBufferBytes)
-              : batch.seqLength;
-          const chunked = chunk < batch.seqLength;
-          const run = chunked
-            ? runLongText(this.config, session, group[plan.rows[0] as number] as number[], chunk)
-            : runBatch(this.config, session, batch);
+            cache && plan.rows.length === 1
+              ? chunkTokens(cache, plan.seqLength, this.settings.attentionBufferBytes)
+              : plan.seqLength;
+          const run =
+            cache && chunk < plan.seqLength
+              ? runLongText(this.config, cache, session, group[plan.rows[0] as number] as number[], chunk)
+              : runPadded(
+                  this.config,
+                  session,
+                  padBatch(
+                    plan.rows.map((r) => group[r] as number[]),
+                    padId,
+                    this.settings.paddingSide,
+                  ),
+                );
           const task: Promise<void> = run.then(
-            ({ output, values }) => {
+            ({ values, seqLength, lastTokenIndex }) => {
               plan.rows.forEach((r, row) => {
-                const rowsOut = output.dims[1] as number;
                 const vector = onnx.pooling_in_graph
                   ? lastTokenPool(values, 1, hidden, row, 0, dims)
-                  : chunked
-                    ? lastTokenPool(values, rowsOut, hidden, 0, rowsOut - 1, dims)
-                    : lastTokenPool(values, batch.seqLength, hidden, row, batch.lastTokenIndex[row] as number, dims);
+                  : lastTokenPool(values, seqLength, hidden, row, lastTokenIndex[row] as number, dims);
                 results[start + r] = this.config.normalize ? l2Normalize(vector) : vector;
               });
               done += plan.rows.length;
