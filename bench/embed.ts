@@ -23,9 +23,11 @@ import { loadModelFiles } from "../src/model/model-files.ts";
 import {
   batchFeeds,
   DEFAULT_BATCH_TOKEN_BUDGET,
+  isLastTokenGraph,
   loadEmbedder,
   resolveSessions,
   resolveThreads,
+  runtimeModel,
   sessionOptionsFor,
 } from "../src/model/onnx-embedder.ts";
 import { openSessionRunner, planSessions, type RunnerTensor } from "../src/model/session-runner.ts";
@@ -242,7 +244,8 @@ async function main(): Promise<void> {
   const modelFile = path.join(MODEL_DIR, files.config.onnx.file);
   const plan = planSessions(THREADS, statSync(modelFile).size, resolveSessions());
   console.log(`ORT: ${plan.sessions} session(s) × ${plan.threadsPerSession} intra-op thread(s) for (a) and (c)`);
-  const session = await openSessionRunner(modelFile, plan, sessionOptionsFor(plan));
+  // The graph (a) runs: the last-token rewrite of the model file where it applies (src/model/last-token-graph.ts).
+  const session = await openSessionRunner(runtimeModel(files), plan, sessionOptionsFor(plan));
   const padId = files.config.tokens.pad_id ?? files.config.tokens.eos_id;
   const { output } = files.config.onnx;
   const feedsFor = (rows: number[]): Array<Record<string, RunnerTensor>> =>
@@ -256,7 +259,7 @@ async function main(): Promise<void> {
         padId,
         files.config.padding_side,
       );
-      return batchFeeds(files.config, batch);
+      return batchFeeds(files.config, batch, isLastTokenGraph(session));
     });
   await Promise.all(feedsFor(warm.map((_, i) => i)).map((feed) => session.run(feed, output)));
 

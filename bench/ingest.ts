@@ -24,7 +24,14 @@ import type { IngestDocument } from "../src/ingest/types.ts";
 import { openTable } from "../src/lancedb/connection.ts";
 import { padBatch, planBatches } from "../src/model/batching.ts";
 import { DEFAULT_BATCH_TOKEN_BUDGET, loadEmbedder, readModelConfig, resolveThreads } from "../src/model/index.ts";
-import { batchFeeds, resolveSessions, sessionOptionsFor } from "../src/model/onnx-embedder.ts";
+import { loadModelFiles } from "../src/model/model-files.ts";
+import {
+  batchFeeds,
+  isLastTokenGraph,
+  resolveSessions,
+  runtimeModel,
+  sessionOptionsFor,
+} from "../src/model/onnx-embedder.ts";
 import { openSessionRunner, planSessions } from "../src/model/session-runner.ts";
 import { ModelTokenizer } from "../src/model/tokenize.ts";
 
@@ -103,7 +110,8 @@ async function main(): Promise<void> {
   const modelFile = path.join(MODEL_DIR, config.onnx.file);
   const plan = planSessions(THREADS, statSync(modelFile).size, resolveSessions());
   console.log(`ORT: ${plan.sessions} session(s) × ${plan.threadsPerSession} intra-op thread(s)`);
-  const session = await openSessionRunner(modelFile, plan, sessionOptionsFor(plan));
+  // The graph the embedder runs: the last-token rewrite where it applies (src/model/last-token-graph.ts).
+  const session = await openSessionRunner(runtimeModel(await loadModelFiles(MODEL_DIR)), plan, sessionOptionsFor(plan));
   const padId = config.tokens.pad_id ?? config.tokens.eos_id;
   async function ceiling(texts: string[]): Promise<{ tokens: number; tokenizeSeconds: number }> {
     const started = performance.now();
@@ -120,7 +128,9 @@ async function main(): Promise<void> {
         config.padding_side,
       ),
     );
-    await Promise.all(batches.map((batch) => session.run(batchFeeds(config, batch), config.onnx.output)));
+    await Promise.all(
+      batches.map((batch) => session.run(batchFeeds(config, batch, isLastTokenGraph(session)), config.onnx.output)),
+    );
     return { tokens: encoded.reduce((n, ids) => n + ids.length, 0), tokenizeSeconds };
   }
 

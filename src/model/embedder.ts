@@ -70,4 +70,10 @@ export interface Embedder {
 /** An Embedder run by the local ONNX runtime: its config is the full model-directory contract. */
 export interface LocalEmbedder extends Embedder {
   readonly config: ModelConfig;
+  /**
+   * True when the sessions run the graph rewritten to compute its position-wise tail for the pooled row only
+   * (src/model/last-token-graph.ts); false when they run it as exported (option off, pooling in the graph, or a
+   * graph the rewrite does not recognise).
+   */
+  readonly lastTokenGraph: boolean;
 }

@@ -1,4 +1,5 @@
 import type { KvCacheConfig, ModelConfig } from "./config.ts";
+import { LAST_TOKEN_INPUT } from "./last-token-graph.ts";
 import type { RunnerTensor, SessionRunner } from "./session-runner.ts";
 
 /**
@@ -43,7 +44,7 @@ export function emptyPastFeeds(cache: KvCacheConfig, batch: number): Record<stri
 
 /**
  * Runs one text of `ids` in chunks of `chunk` tokens and returns the output of the last chunk ([1, last chunk
- * length, hidden]); its last row is the text's last token.
+ * length, hidden], or [1, 1, hidden] from a last-token graph); its last row is the text's last token.
  */
 export async function runChunked(
   config: ModelConfig,
@@ -73,6 +74,10 @@ export async function runChunked(
     };
     if (inputs.position_ids !== undefined) {
       feeds[inputs.position_ids] = { type: "int64", data: positionIds, dims: [1, end - start] };
+    }
+    // A last-token graph (last-token-graph.ts) returns the chunk's last row only: the text's last token at the end.
+    if (session.inputNames.includes(LAST_TOKEN_INPUT)) {
+      feeds[LAST_TOKEN_INPUT] = { type: "int64", data: BigInt64Array.of(BigInt(end - start - 1)), dims: [1, 1, 1] };
     }
     const outputs = await session.runMany(feeds, end === ids.length ? [output] : presentNames);
     if (end === ids.length) last = outputs[output];

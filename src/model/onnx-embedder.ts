@@ -11,6 +11,7 @@ import { EmbedOptionsError, InvalidInputError, ModelDirectoryError } from "./err
 import { identityAtRopeBase } from "./identity.ts";
 import { checkArray, InstructedEmbedder } from "./instructed-embedder.ts";
 import { ATTENTION_BUFFER_BYTES, chunkTokens, emptyPastFeeds, kvNames, runChunked } from "./kv-cache.ts";
+import { LAST_TOKEN_INPUT, lastTokenGraph } from "./last-token-graph.ts";
 import { TOKENIZER_FILE } from "./model-dir.ts";
 import { loadModelFiles, type ModelFiles, readModelBytes } from "./model-files.ts";
 import { fromFloat16Bits } from "./onnx-proto.ts";
@@ -52,6 +53,11 @@ export interface LoadEmbedderOptions {
    * (GroupQueryAttention) only support right padding, so override only for graphs that accept both.
    */
   paddingSide?: "left" | "right";
+  /**
+   * Run the graph's position-wise tail (last MLP, final norm) on the pooled row only (src/model/last-token-graph.ts;
+   * default true). The vectors are the same (bit-identical in fp32 graphs); false runs the graph as exported.
+   */
+  lastTokenGraph?: boolean;
 }
 
 /**
@@ -107,9 +113,10 @@ export async function loadEmbedder(modelDir: string, options: LoadEmbedderOption
   }
 
   const plan = planSessions(threads, modelBytes(files), resolveSessions(options.sessions));
+  const lastToken = (options.lastTokenGraph ?? true) && !config.onnx.pooling_in_graph;
   const lease = await acquireSession(
-    { modelPath: path.join(files.dir, config.onnx.file), ropeBase, threads, sessions: plan.sessions },
-    () => createCheckedSession(files, ropeBase, plan),
+    { modelPath: path.join(files.dir, config.onnx.file), ropeBase, threads, sessions: plan.sessions, lastToken },
+    () => createCheckedSession(files, ropeBase, plan, lastToken),
   );
   return new OnnxEmbedder(config, identityAtRopeBase(files.identity, config.rope.base, ropeBase), tokenizer, lease, {
     maxLength,
@@ -150,24 +157,68 @@ export function sessionOptionsFor(plan: SessionPlan): InferenceSession.SessionOp
   };
 }
 
-async function createCheckedSession(files: ModelFiles, ropeBase: number, plan: SessionPlan): Promise<SessionRunner> {
+/**
+ * The session for a model directory at a RoPE base. With `lastToken`, the graph's position-wise tail runs on the
+ * pooled row only (last-token-graph.ts); where the graph has no such tail, or the rewritten graph fails to load or
+ * to pass the probe, the graph as exported is used (same vectors, only slower).
+ */
+async function createCheckedSession(
+  files: ModelFiles,
+  ropeBase: number,
+  plan: SessionPlan,
+  lastToken: boolean,
+): Promise<SessionRunner> {
+  const { dir, config } = files;
+  let edited: Uint8Array | undefined;
+  if (ropeBase !== config.rope.base) {
+    try {
+      edited = applyRopeBase(readModelBytes(files), files.initializers, config.rope, ropeBase);
+    } catch (error) {
+      if (error instanceof RopeOverrideError) throw new ModelDirectoryError(dir, error.message, { cause: error });
+      throw error;
+    }
+  }
+  if (lastToken) {
+    const rewritten = lastTokenGraph(edited ?? readModelBytes(files), config.onnx.output);
+    if ("bytes" in rewritten) {
+      try {
+        return await openCheckedSession(files, rewritten.bytes, plan);
+      } catch {
+        // Fall through to the graph as exported: its own errors (if any) are the ones worth reporting.
+      }
+    }
+  }
+  return openCheckedSession(files, edited, plan);
+}
+
+/**
+ * What the embedder's sessions load for a model at its native RoPE base: the last-token graph's bytes where the
+ * rewrite applies, else the model file's path. For benchmarks that run bare sessions on the same graph.
+ */
+export function runtimeModel(files: ModelFiles): string | Uint8Array {
+  const rewritten = files.config.onnx.pooling_in_graph
+    ? undefined
+    : lastTokenGraph(readModelBytes(files), files.config.onnx.output);
+  return rewritten !== undefined && "bytes" in rewritten
+    ? rewritten.bytes
+    : path.join(files.dir, files.config.onnx.file);
+}
+
+/** Opens and checks a session on the model's own file (`bytes` undefined) or on edited graph bytes. */
+async function openCheckedSession(
+  files: ModelFiles,
+  bytes: Uint8Array | undefined,
+  plan: SessionPlan,
+): Promise<SessionRunner> {
   const { dir, config, tokenizer } = files;
   const open = (model: string | Uint8Array) => openSessionRunner(model, plan, sessionOptionsFor(plan));
   let session: SessionRunner;
   try {
-    if (ropeBase === config.rope.base) {
-      // Unedited: load by path so ORT resolves external data next to the file itself.
-      session = await open(path.join(dir, config.onnx.file));
-    } else {
-      let edited: Uint8Array;
-      try {
-        edited = applyRopeBase(readModelBytes(files), files.initializers, config.rope, ropeBase);
-      } catch (error) {
-        if (error instanceof RopeOverrideError) throw new ModelDirectoryError(dir, error.message, { cause: error });
-        throw error;
-      }
-      session = await createFromEditedBytes(dir, edited, files.externalFiles, open);
-    }
+    // Unedited: load by path so ORT resolves external data next to the file itself.
+    session =
+      bytes === undefined
+        ? await open(path.join(dir, config.onnx.file))
+        : await createFromEditedBytes(dir, bytes, files.externalFiles, open);
   } catch (error) {
     if (error instanceof ModelDirectoryError) throw error;
     throw new ModelDirectoryError(
@@ -237,7 +288,11 @@ async function createInTempCopy(
 
 function checkGraphNames(dir: string, config: ModelConfig, session: SessionRunner): void {
   const cache = config.onnx.kv_cache;
-  const wanted = [...(Object.values(config.onnx.inputs) as string[]), ...(cache ? kvNames(cache, "past") : [])];
+  const wanted = [
+    ...(Object.values(config.onnx.inputs) as string[]),
+    ...(cache ? kvNames(cache, "past") : []),
+    ...(session.inputNames.includes(LAST_TOKEN_INPUT) ? [LAST_TOKEN_INPUT] : []),
+  ];
   for (const name of wanted) {
     if (!session.inputNames.includes(name)) {
       throw new ModelDirectoryError(
@@ -275,10 +330,12 @@ async function probeSession(
   tokenizer: ModelTokenizer,
   session: SessionRunner,
 ): Promise<void> {
+  // Two rows of different lengths: a rewritten last-token graph must return one row per text ([2, 1, hidden]).
   const ids = [tokenizer.maxTokenId, config.tokens.eos_id];
   let output: RunnerTensor;
   try {
-    output = (await runBatch(config, session, padBatch([ids], config.tokens.eos_id, "right"))).output;
+    output = (await runBatch(config, session, padBatch([ids, [config.tokens.eos_id]], config.tokens.eos_id, "right")))
+      .output;
   } catch (error) {
     const message = (error as Error).message;
     const problem = /out of (data )?bounds|out of range|indices/i.test(message)
@@ -288,6 +345,9 @@ async function probeSession(
   }
   const expectedRank = config.onnx.pooling_in_graph ? 2 : 3;
   const width = output.dims[output.dims.length - 1];
+  if (isLastTokenGraph(session) && (output.dims[0] !== 2 || output.dims[1] !== 1)) {
+    throw new ModelDirectoryError(dir, `the last-token graph returned shape [${output.dims.join(", ")}] for 2 texts`);
+  }
   if (output.dims.length !== expectedRank) {
     throw new ModelDirectoryError(
       dir,
@@ -302,8 +362,22 @@ async function probeSession(
   }
 }
 
-/** The graph's feeds for a padded batch (the batch's id/mask/position buffers are handed over, not copied). */
-export function batchFeeds(config: ModelConfig, batch: PaddedBatch): Record<string, RunnerTensor> {
+/** Whether the session runs a rewritten graph whose output holds each text's last token only. */
+export function isLastTokenGraph(session: Pick<SessionRunner, "inputNames">): boolean {
+  return session.inputNames.includes(LAST_TOKEN_INPUT);
+}
+
+/** The rewritten graph's extra feed: where each row's last token sits, as [rows, 1, 1]. */
+export function lastTokenFeed(lastTokenIndex: readonly number[]): Record<string, RunnerTensor> {
+  const data = BigInt64Array.from(lastTokenIndex, (i) => BigInt(i));
+  return { [LAST_TOKEN_INPUT]: { type: "int64", data, dims: [lastTokenIndex.length, 1, 1] } };
+}
+
+/**
+ * The graph's feeds for a padded batch (the batch's id/mask/position buffers are handed over, not copied);
+ * `lastToken`: the session runs a last-token graph (isLastTokenGraph).
+ */
+export function batchFeeds(config: ModelConfig, batch: PaddedBatch, lastToken = false): Record<string, RunnerTensor> {
   const dims = [batch.batch, batch.seqLength];
   const feeds: Record<string, RunnerTensor> = {
     [config.onnx.inputs.input_ids]: { type: "int64", data: batch.inputIds, dims },
@@ -314,6 +388,7 @@ export function batchFeeds(config: ModelConfig, batch: PaddedBatch): Record<stri
   }
   // A graph with a key-value cache needs its pasts on every run: empty ones when the whole batch runs at once.
   if (config.onnx.kv_cache) Object.assign(feeds, emptyPastFeeds(config.onnx.kv_cache, batch.batch));
+  if (lastToken) Object.assign(feeds, lastTokenFeed(batch.lastTokenIndex));
   return feeds;
 }
 
@@ -322,7 +397,10 @@ async function runBatch(
   session: SessionRunner,
   batch: PaddedBatch,
 ): Promise<{ output: RunnerTensor; values: ArrayLike<number> }> {
-  return hiddenValues(config, await session.run(batchFeeds(config, batch), config.onnx.output));
+  return hiddenValues(
+    config,
+    await session.run(batchFeeds(config, batch, isLastTokenGraph(session)), config.onnx.output),
+  );
 }
 
 /** Hidden states of a run and where each row's last token sits in them. */
@@ -334,6 +412,7 @@ interface RunResult {
 
 async function runPadded(config: ModelConfig, session: SessionRunner, batch: PaddedBatch): Promise<RunResult> {
   const { values } = await runBatch(config, session, batch);
+  if (isLastTokenGraph(session)) return { values, seqLength: 1, lastTokenIndex: batch.lastTokenIndex.map(() => 0) };
   return { values, seqLength: batch.seqLength, lastTokenIndex: batch.lastTokenIndex };
 }
 
@@ -389,6 +468,10 @@ class OnnxEmbedder extends InstructedEmbedder implements Embedder {
 
   get parallelism(): number {
     return this.lease.session.parallelism;
+  }
+
+  get lastTokenGraph(): boolean {
+    return isLastTokenGraph(this.lease.session);
   }
 
   encode(text: string, maxLength = this.maxLength): EncodedText {

@@ -7,9 +7,9 @@
  * The data is overwritten in place with the same number of bytes, so no length prefix changes.
  */
 
-const WIRE_VARINT = 0;
+export const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
-const WIRE_BYTES = 2;
+export const WIRE_BYTES = 2;
 const WIRE_FIXED32 = 5;
 
 export const TENSOR_FLOAT = 1;
@@ -32,14 +32,16 @@ export class OnnxProtoError extends Error {
   }
 }
 
-interface Field {
+export interface Field {
   number: number;
   wireType: number;
   /** For varints: the value. */
   value: number;
-  /** For length-delimited fields: where the payload starts and its length. */
+  /** For length-delimited fields: where the payload starts and its length (for others: the value's bytes). */
   start: number;
   length: number;
+  /** Where the field's key starts: bytes[keyStart, start + length) is the whole field. */
+  keyStart: number;
 }
 
 function readVarint(bytes: Uint8Array, pos: number): [number, number] {
@@ -56,27 +58,28 @@ function readVarint(bytes: Uint8Array, pos: number): [number, number] {
 }
 
 /** Iterates the fields of one message occupying bytes[start, end). */
-function* fields(bytes: Uint8Array, start: number, end: number): Generator<Field> {
+export function* fields(bytes: Uint8Array, start: number, end: number): Generator<Field> {
   let pos = start;
   while (pos < end) {
+    const keyStart = pos;
     const [key, afterKey] = readVarint(bytes, pos);
     const number = Math.floor(key / 8);
     const wireType = key & 7;
     pos = afterKey;
     if (wireType === WIRE_VARINT) {
       const [value, next] = readVarint(bytes, pos);
-      yield { number, wireType, value, start: pos, length: next - pos };
+      yield { number, wireType, value, start: pos, length: next - pos, keyStart };
       pos = next;
     } else if (wireType === WIRE_BYTES) {
       const [length, next] = readVarint(bytes, pos);
       if (next + length > end) throw new OnnxProtoError(`field ${number} runs past its message`);
-      yield { number, wireType, value: 0, start: next, length };
+      yield { number, wireType, value: 0, start: next, length, keyStart };
       pos = next + length;
     } else if (wireType === WIRE_FIXED32) {
-      yield { number, wireType, value: 0, start: pos, length: 4 };
+      yield { number, wireType, value: 0, start: pos, length: 4, keyStart };
       pos += 4;
     } else if (wireType === WIRE_FIXED64) {
-      yield { number, wireType, value: 0, start: pos, length: 8 };
+      yield { number, wireType, value: 0, start: pos, length: 8, keyStart };
       pos += 8;
     } else {
       throw new OnnxProtoError(`unsupported wire type ${wireType}`);
@@ -86,6 +89,50 @@ function* fields(bytes: Uint8Array, start: number, end: number): Generator<Field
 }
 
 const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+/** The UTF-8 text of a length-delimited field (a string). */
+export function fieldText(bytes: Uint8Array, field: Field): string {
+  return utf8.decode(bytes.subarray(field.start, field.start + field.length));
+}
+
+/** The whole encoding of a field as it sits in `bytes`: key, length prefix (if any) and payload. */
+export function fieldBytes(bytes: Uint8Array, field: Field): Uint8Array {
+  return bytes.subarray(field.keyStart, field.start + field.length);
+}
+
+function encodeVarint(value: number): number[] {
+  const out: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    out.push((rest % 0x80) | 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  out.push(rest);
+  return out;
+}
+
+/** Concatenates encoded pieces into one buffer. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** A length-delimited field: a string, or an embedded message given as its encoded parts. */
+export function encodeBytesField(number: number, payload: string | readonly Uint8Array[]): Uint8Array {
+  const body = typeof payload === "string" ? utf8Encoder.encode(payload) : concatBytes(payload);
+  return concatBytes([Uint8Array.from([...encodeVarint(number * 8 + WIRE_BYTES), ...encodeVarint(body.length)]), body]);
+}
+
+/** A varint field (non-negative integers only). */
+export function encodeVarintField(number: number, value: number): Uint8Array {
+  return Uint8Array.from([...encodeVarint(number * 8 + WIRE_VARINT), ...encodeVarint(value)]);
+}
 
 function parseTensor(bytes: Uint8Array, start: number, end: number): InitializerInfo {
   const info: InitializerInfo = { name: "", dims: [], dataType: 0 };

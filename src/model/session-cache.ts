@@ -2,7 +2,7 @@ import type { SessionRunner } from "./session-runner.ts";
 
 /**
  * ORT session runners (worker sessions) shared by every embedder in the process, keyed by (model path, RoPE base,
- * threads, sessions).
+ * threads, sessions, last-token graph).
  * It must be module-level: LanceDB constructs a new embedding-function object (and so a new embedder) on every
  * add, mergeInsert and search, and creating a session costs seconds for real models.
  * Entries are reference-counted so `dispose()` of one embedder does not pull a session from under another.
@@ -20,6 +20,8 @@ export interface SessionKey {
   ropeBase: number;
   threads: number;
   sessions: number;
+  /** Whether the graph is rewritten to a last-token graph (last-token-graph.ts). */
+  lastToken: boolean;
 }
 
 export interface SessionLease {
@@ -29,7 +31,7 @@ export interface SessionLease {
 }
 
 export async function acquireSession(key: SessionKey, create: () => Promise<SessionRunner>): Promise<SessionLease> {
-  const id = JSON.stringify([key.modelPath, key.ropeBase, key.threads, key.sessions]);
+  const id = JSON.stringify([key.modelPath, key.ropeBase, key.threads, key.sessions, key.lastToken]);
   let entry = sessions.get(id);
   if (entry === undefined) {
     const created: Entry = { session: create(), refs: 0 };

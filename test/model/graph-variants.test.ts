@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { lastTokenGraph } from "../../src/model/last-token-graph.ts";
 import { loadEmbedder } from "../../src/model/onnx-embedder.ts";
 import { fixtureDir, maxAbsDiff, readReference } from "./fixtures.ts";
 
@@ -51,12 +52,19 @@ describe("graph variants", () => {
 
   test("pooling inside the graph ([batch, hidden] output) matches the reference", async () => {
     const embedder = await loadEmbedder(pooledDir, { threads: 1 });
+    assert.equal(embedder.lastTokenGraph, false, "a pooled graph has no per-token tail to cut");
     const vectors = await embedder.embedRaw(cases.map((c) => c.text));
     for (const [i, c] of cases.entries()) {
       const diff = maxAbsDiff(vectors[i] as Float32Array, c.embedding);
       assert.ok(diff <= 1e-4, `${c.id}: ${diff}`);
     }
     await embedder.dispose();
+  });
+
+  test("the last-token rewrite leaves a graph with pooling inside alone", () => {
+    const pooled = new Uint8Array(readFileSync(path.join(pooledDir, "model.onnx")));
+    const result = lastTokenGraph(pooled, "sentence_embedding");
+    assert.ok("skipped" in result, "the pooling Gather (its index comes from the mask) is not position-wise");
   });
 
   test("a graph declared as pooled that is not is refused at load", async () => {
@@ -66,6 +74,7 @@ describe("graph variants", () => {
 
   test("a float16 output is decoded (within float16 precision of the reference)", async () => {
     const embedder = await loadEmbedder(fp16Dir, { threads: 1 });
+    assert.equal(embedder.lastTokenGraph, true);
     const vectors = await embedder.embedRaw(cases.map((c) => c.text));
     for (const [i, c] of cases.entries()) {
       const diff = maxAbsDiff(vectors[i] as Float32Array, c.embedding);
@@ -77,6 +86,7 @@ describe("graph variants", () => {
 
   test("weights in an external data file: plain load, RoPE override via a temp copy, identity covers the data", async () => {
     const embedder = await loadEmbedder(externalDir, { threads: 1 });
+    assert.equal(embedder.lastTokenGraph, true, "the rewritten graph still finds its external data");
     const vectors = await embedder.embedRaw(cases.map((c) => c.text));
     for (const [i, c] of cases.entries()) assert.ok(maxAbsDiff(vectors[i] as Float32Array, c.embedding) <= 1e-4, c.id);
 

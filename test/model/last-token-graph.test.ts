@@ -1,0 +1,83 @@
+/**
+ * The load-time last-token rewrite (src/model/last-token-graph.ts): the graph's position-wise tail (last MLP,
+ * final norm) runs on the pooled row only. It must find that tail in every exported family and in the shipped
+ * default model, return exactly the vectors of the graph as exported (left and right padding, a batch of mixed
+ * lengths), and leave alone what it does not recognise.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { LAST_TOKEN_INPUT, lastTokenGraph } from "../../src/model/last-token-graph.ts";
+import { loadEmbedder } from "../../src/model/onnx-embedder.ts";
+import { FAMILY_FIXTURES, fixtureDir, maxAbsDiff } from "./fixtures.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const DEFAULT_MODEL = path.join(ROOT, "models/default");
+const TEXTS = [
+  "short",
+  "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery: how do I compress a file",
+  "bzip2 compresses files using the Burrows-Wheeler block sorting text compression algorithm. ".repeat(12),
+  "数据库 向量 检索 😀 — naïve café",
+];
+
+const graphBytes = (dir: string) => new Uint8Array(readFileSync(path.join(dir, "model.onnx")));
+const layerCount = (dir: string) =>
+  (JSON.parse(readFileSync(path.join(dir, "config.json"), "utf8")) as { num_hidden_layers: number }).num_hidden_layers;
+
+describe("last-token graph", () => {
+  for (const [name, dir] of [...FAMILY_FIXTURES.map((f) => [f, fixtureDir(f)]), ["default model", DEFAULT_MODEL]]) {
+    test(`${name}: the tail starts at the last layer's residual after attention`, () => {
+      const result = lastTokenGraph(graphBytes(dir as string), "last_hidden_state");
+      assert.ok("bytes" in result, "skipped" in result ? result.skipped : "");
+      assert.equal(result.gathered, `/model/layers.${layerCount(dir as string) - 1}/Add_output_0`);
+    });
+  }
+
+  for (const family of FAMILY_FIXTURES) {
+    for (const paddingSide of ["right", "left"] as const) {
+      test(`${family}, ${paddingSide} padding: vectors equal the graph as exported`, async () => {
+        const options = { threads: 1, paddingSide };
+        const cut = await loadEmbedder(fixtureDir(family), options);
+        const full = await loadEmbedder(fixtureDir(family), { ...options, lastTokenGraph: false });
+        assert.equal(cut.lastTokenGraph, true);
+        assert.equal(full.lastTokenGraph, false);
+        const [a, b] = [await cut.embedDocuments(TEXTS), await full.embedDocuments(TEXTS)];
+        for (const [i, vector] of a.entries()) assert.ok(maxAbsDiff(vector, b[i] as Float32Array) <= 1e-6, `text ${i}`);
+        await cut.dispose();
+        await full.dispose();
+      });
+    }
+  }
+
+  test("default model (fp16, GroupQueryAttention, key-value cache): same vectors, chunked long text too", async () => {
+    const options = { threads: 1, attentionBufferBytes: 8 * 1024 * 1024 }; // a 2,000-token text runs in chunks
+    const cut = await loadEmbedder(DEFAULT_MODEL, options);
+    const full = await loadEmbedder(DEFAULT_MODEL, { ...options, lastTokenGraph: false });
+    assert.equal(cut.lastTokenGraph, true);
+    const texts = [...TEXTS, "the quick brown fox jumps over the lazy dog ".repeat(200)];
+    const [a, b] = [await cut.embedDocuments(texts), await full.embedDocuments(texts)];
+    for (const [i, vector] of a.entries()) assert.ok(maxAbsDiff(vector, b[i] as Float32Array) <= 1e-5, `text ${i}`);
+    await cut.dispose();
+    await full.dispose();
+  });
+
+  test("the rewrite adds one int64 [batch, 1, 1] input and keeps every initializer", () => {
+    const original = graphBytes(fixtureDir("tiny-mistral"));
+    const result = lastTokenGraph(original, "last_hidden_state");
+    assert.ok("bytes" in result);
+    const text = Buffer.from(result.bytes).toString("latin1");
+    assert.ok(text.includes(LAST_TOKEN_INPUT));
+    assert.ok(text.includes("GatherND"));
+    // Weights are copied, not re-encoded: the new graph is the old one plus a few hundred bytes.
+    assert.ok(result.bytes.length > original.length && result.bytes.length < original.length + 1024);
+  });
+
+  test("what it does not recognise is left alone, with the reason", () => {
+    const model = graphBytes(fixtureDir("tiny-mistral"));
+    assert.deepEqual(lastTokenGraph(model, "no_such_output"), { skipped: 'no graph output "no_such_output"' });
+    const garbage = lastTokenGraph(model.subarray(0, 1000), "last_hidden_state");
+    assert.ok("skipped" in garbage && /unreadable graph/.test(garbage.skipped), JSON.stringify(garbage));
+  });
+});
