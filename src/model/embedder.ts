@@ -62,6 +62,12 @@ export interface Embedder {
    * encode does. Callers without it (a remote backend) embed the texts.
    */
   embedContentIds?(contents: readonly (readonly number[])[], options?: EmbedOptions): Promise<Float32Array[]>;
+  /**
+   * Optional (backends with a local tokenizer): embeds texts already tokenised by `encode` (special tokens
+   * included, at most maxLength ids each). The vectors equal embedRaw of the texts; a caller that had to encode
+   * them anyway (the server checks lengths) saves the second tokenisation. Callers without it embed the texts.
+   */
+  embedEncoded?(encoded: readonly (readonly number[])[], options?: EmbedOptions): Promise<Float32Array[]>;
   /** Formats a query with the instruction template (exposed so callers can show what is embedded). */
   formatQuery(query: string, options?: { task?: string; instruction?: string }): string;
   dispose(): Promise<void>;

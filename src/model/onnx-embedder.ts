@@ -494,16 +494,7 @@ class OnnxEmbedder extends InstructedEmbedder implements Embedder {
   }
 
   async embedContentIds(contents: readonly (readonly number[])[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    checkArray(contents);
-    const largest = this.tokenizer.maxTokenId;
-    contents.forEach((ids, index) => {
-      if (!Array.isArray(ids) || ids.length === 0) throw new InvalidInputError(index, "expected a non-empty id array");
-      for (const id of ids) {
-        if (!Number.isInteger(id) || id < 0 || id > largest) {
-          throw new InvalidInputError(index, `token id ${id} is not in the tokenizer's vocabulary (0..${largest})`);
-        }
-      }
-    });
+    this.checkIdArrays(contents, Number.POSITIVE_INFINITY);
     return this.embedIds(
       contents.length,
       (index) => {
@@ -515,6 +506,28 @@ class OnnxEmbedder extends InstructedEmbedder implements Embedder {
       },
       options,
     );
+  }
+
+  async embedEncoded(encoded: readonly (readonly number[])[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    this.checkIdArrays(encoded, this.maxLength);
+    return this.embedIds(encoded.length, (index) => [...(encoded[index] as number[])], options);
+  }
+
+  /** Non-empty arrays of ids within the vocabulary, at most `maxIds` each; else a typed error naming the input. */
+  private checkIdArrays(arrays: readonly (readonly number[])[], maxIds: number): void {
+    checkArray(arrays);
+    const largest = this.tokenizer.maxTokenId;
+    arrays.forEach((ids, index) => {
+      if (!Array.isArray(ids) || ids.length === 0) throw new InvalidInputError(index, "expected a non-empty id array");
+      if (ids.length > maxIds) {
+        throw new InvalidInputError(index, `${ids.length} ids are longer than the model's ${maxIds} tokens`);
+      }
+      for (const id of ids) {
+        if (!Number.isInteger(id) || id < 0 || id > largest) {
+          throw new InvalidInputError(index, `token id ${id} is not in the tokenizer's vocabulary (0..${largest})`);
+        }
+      }
+    });
   }
 
   async dispose(): Promise<void> {

@@ -6,7 +6,7 @@ import { timeout } from "hono/timeout";
 import type { Connection } from "../lancedb/connection.ts";
 import type { Embedder } from "../model/embedder.ts";
 import { openSearchTarget, type SearchTarget } from "../search/index.ts";
-import { EmbedBatcher } from "./batcher.ts";
+import { EmbedBatcher, type EmbedCallOptions } from "./batcher.ts";
 import { errorBody, errorHandler, HttpError } from "./errors.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { type AuthVariables, apiKeyAuth } from "./middleware/auth.ts";
@@ -73,7 +73,12 @@ export function createApp(options: AppOptions): LanceE5App {
 
   let batcher: EmbedBatcher | undefined;
   const metrics = new ServerMetrics(() => batcher?.queuedTexts ?? 0, options.processMetrics ?? false);
-  batcher = new EmbedBatcher((texts, callOptions) => embedder.embedRaw(texts, callOptions), {
+  // Routes hand over the ids they encoded to check lengths, so a text is tokenised once (embedEncoded).
+  const embedTexts = (texts: string[], callOptions: EmbedCallOptions, ids?: number[][]) =>
+    ids !== undefined && embedder.embedEncoded !== undefined
+      ? embedder.embedEncoded(ids, callOptions)
+      : embedder.embedRaw(texts, callOptions);
+  batcher = new EmbedBatcher(embedTexts, {
     ...batching,
     // One batch per session the runtime can run at once, so none idles while another batch runs.
     maxBatchesInFlight: batching.maxBatchesInFlight ?? embedder.parallelism ?? 1,

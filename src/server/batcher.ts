@@ -25,8 +25,11 @@ export interface EmbedCallOptions {
   truncate?: boolean;
 }
 
-/** The model call: embeds formatted texts as given (Embedder.embedRaw). */
-export type EmbedTexts = (texts: string[], options: EmbedCallOptions) => Promise<Float32Array[]>;
+/**
+ * The model call: embeds formatted texts as given (Embedder.embedRaw), or their ids when every job in the call
+ * came with the ids `encode` gave them (Embedder.embedEncoded: no second tokenisation).
+ */
+export type EmbedTexts = (texts: string[], options: EmbedCallOptions, ids?: number[][]) => Promise<Float32Array[]>;
 
 export interface BatcherOptions {
   /** Longest wait for the expected company once the model is free, in ms; 0 disables batching. */
@@ -43,6 +46,8 @@ export interface BatcherOptions {
 
 interface Job {
   texts: string[];
+  /** The texts' ids from Embedder.encode, when the caller has them. */
+  ids: number[][] | undefined;
   tokens: number;
   options: EmbedCallOptions;
   optionsKey: string;
@@ -85,10 +90,11 @@ export class EmbedBatcher {
   }
 
   /**
-   * Embeds `texts` (already formatted) with `tokens` = their total token count. Resolves in input order.
+   * Embeds `texts` (already formatted) with `tokens` = their total token count; `ids`: their ids from
+   * Embedder.encode, when the caller tokenised them already. Resolves in input order.
    * Throws HttpError 429 `overloaded` at once when the permits are used up.
    */
-  submit(texts: string[], tokens: number, options: EmbedCallOptions = {}): Promise<Float32Array[]> {
+  submit(texts: string[], tokens: number, options: EmbedCallOptions = {}, ids?: number[][]): Promise<Float32Array[]> {
     if (this.inFlightTexts + texts.length > this.options.maxQueuedTexts && this.inFlightTexts > 0) {
       return Promise.reject(
         new HttpError(
@@ -108,10 +114,10 @@ export class EmbedBatcher {
     };
     const done = new Promise<Float32Array[]>((resolve, reject) => {
       if (this.options.batchWindowMs <= 0) {
-        this.call(texts, options, tokens).then(resolve, reject);
+        this.call(texts, options, tokens, ids).then(resolve, reject);
         return;
       }
-      this.pending.push({ texts, tokens, options, optionsKey: JSON.stringify(options), resolve, reject });
+      this.pending.push({ texts, ids, tokens, options, optionsKey: JSON.stringify(options), resolve, reject });
       this.pendingTokens += tokens;
       this.schedule();
     });
@@ -190,6 +196,7 @@ export class EmbedBatcher {
           jobs.flatMap((j) => j.texts),
           jobs[0]!.options,
           jobs.reduce((n, j) => n + j.tokens, 0),
+          jobs.every((j) => j.ids !== undefined) ? jobs.flatMap((j) => j.ids!) : undefined,
         );
         let offset = 0;
         for (const job of jobs) {
@@ -202,14 +209,21 @@ export class EmbedBatcher {
           continue;
         }
         // One bad job must not fail its neighbours: retry each alone, so each gets its own result or error.
-        for (const job of jobs) await this.call(job.texts, job.options, job.tokens).then(job.resolve, job.reject);
+        for (const job of jobs) {
+          await this.call(job.texts, job.options, job.tokens, job.ids).then(job.resolve, job.reject);
+        }
       }
     }
   }
 
-  private async call(texts: string[], options: EmbedCallOptions, tokens = 0): Promise<Float32Array[]> {
+  private async call(
+    texts: string[],
+    options: EmbedCallOptions,
+    tokens = 0,
+    ids?: number[][],
+  ): Promise<Float32Array[]> {
     const started = performance.now();
-    const vectors = await this.embed(texts, options);
+    const vectors = await this.embed(texts, options, ids);
     this.options.onBatch?.(texts.length, tokens, (performance.now() - started) / 1000);
     return vectors;
   }

@@ -134,5 +134,18 @@ for (const name of ["tiny-mistral", "tiny-qwen3"]) {
       await short.dispose();
       await embedder.dispose();
     });
+
+    it("embedEncoded of encode()'s ids gives embedRaw's vectors; bad or over-long ids are refused", async () => {
+      const embedder = await loadEmbedder(dir, { threads: 1 });
+      const texts = [sample, mixed, "x", `${"long ".repeat(600)}end`]; // the last one truncated by encode
+      const encoded = texts.map((t) => embedder.encode(t).ids);
+      const [fromIds, fromText] = [await embedder.embedEncoded!(encoded), await embedder.embedRaw(texts)];
+      for (const [i, vector] of fromIds.entries()) assert.deepEqual(vector, fromText[i], `text ${i}`);
+      const tooLong = [Array.from({ length: embedder.maxLength + 1 }, () => 5)];
+      await assert.rejects(embedder.embedEncoded!(tooLong), /input 0.*longer than the model's/);
+      await assert.rejects(embedder.embedEncoded!([[5], [-1]]), /input 1.*token id -1/);
+      await assert.rejects(embedder.embedEncoded!([[]]), InvalidInputError);
+      await embedder.dispose();
+    });
   });
 }

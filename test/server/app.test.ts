@@ -374,6 +374,39 @@ describe("micro-batching settings", () => {
   });
 });
 
+describe("tokenising once", () => {
+  test("/v1/embeddings and /search hand the ids they encoded to the model: no second tokenisation", async () => {
+    const calls = { encode: 0, embedRaw: 0, embedEncoded: 0 };
+    // The real embedder, with its three entry points counted.
+    const counted = new Proxy(fx.embedder, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (prop in calls) calls[prop as keyof typeof calls]++;
+          return value.apply(target, args);
+        };
+      },
+    });
+    const lanceE5 = await fx.app({ embedder: counted });
+    Object.assign(calls, { encode: 0, embedRaw: 0, embedEncoded: 0 });
+    const inputs = ["first question", "second, longer question about the same thing"];
+    const response = await postJson(lanceE5, "/v1/embeddings", {
+      input: inputs,
+      model: "default",
+      input_type: "query",
+    });
+    const body = (await response.json()) as { data: Array<{ embedding: number[] }> };
+    assert.deepEqual(calls, { encode: 2, embedRaw: 0, embedEncoded: 1 });
+    const direct = await fx.embedder.embedQueries(inputs);
+    for (const [i, d] of body.data.entries()) assert.ok(maxAbsDiff(d.embedding, direct[i]!) <= 1e-6, inputs[i]);
+
+    Object.assign(calls, { encode: 0, embedRaw: 0, embedEncoded: 0 });
+    assert.equal((await postJson(lanceE5, "/search", { query: "freedom of speech", k: 3 })).status, 200);
+    assert.deepEqual(calls, { encode: 1, embedRaw: 0, embedEncoded: 1 });
+  });
+});
+
 describe("operations", () => {
   test("/health, /ready (ready, not ready, draining)", async () => {
     const lanceE5 = await fx.app();

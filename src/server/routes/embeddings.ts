@@ -62,6 +62,7 @@ export function embeddingsRoutes(deps: AppDeps): Hono<AppEnv> {
       inputType === "query" ? embedder.formatQuery(text, { task: body.task, instruction: body.instruction }) : text,
     );
     let tokens = 0;
+    const ids: number[][] = [];
     texts.forEach((text, i) => {
       let encoded: ReturnType<typeof embedder.encode>;
       try {
@@ -78,6 +79,7 @@ export function embeddingsRoutes(deps: AppDeps): Hono<AppEnv> {
         );
       }
       tokens += encoded.ids.length;
+      ids.push(encoded.ids);
     });
     if (tokens > limits.maxInputTokens) {
       throw new HttpError(
@@ -87,7 +89,7 @@ export function embeddingsRoutes(deps: AppDeps): Hono<AppEnv> {
       );
     }
 
-    const vectors = await deps.batcher.submit(texts, tokens, { dimensions: body.dimensions, truncate: true });
+    const vectors = await deps.batcher.submit(texts, tokens, { dimensions: body.dimensions, truncate: true }, ids);
     const base64 = body.encoding_format === "base64";
     return c.json({
       object: "list",

@@ -33,11 +33,15 @@ export function searchRoutes(deps: AppDeps): Hono<AppEnv> {
       embedder: deps.embedder,
       target,
       embedQuery: async (formatted) => {
-        const tokens = deps.embedder.encode(formatted).ids.length;
-        if (tokens > deps.limits.maxInputTokens) {
-          throw new HttpError(400, "input_too_long", `query: ${tokens} tokens exceed ${deps.limits.maxInputTokens}`);
+        const { ids } = deps.embedder.encode(formatted);
+        if (ids.length > deps.limits.maxInputTokens) {
+          throw new HttpError(
+            400,
+            "input_too_long",
+            `query: ${ids.length} tokens exceed ${deps.limits.maxInputTokens}`,
+          );
         }
-        const [vector] = await deps.batcher.submit([formatted], tokens, { truncate: true });
+        const [vector] = await deps.batcher.submit([formatted], ids.length, { truncate: true }, [ids]);
         return vector!;
       },
     });
