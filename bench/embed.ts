@@ -25,12 +25,11 @@ import {
   DEFAULT_BATCH_TOKEN_BUDGET,
   isLastTokenGraph,
   loadEmbedder,
+  openRuntimeSessions,
   resolveSessions,
   resolveThreads,
-  runtimeModel,
-  sessionOptionsFor,
 } from "../src/model/onnx-embedder.ts";
-import { openSessionRunner, planSessions, type RunnerTensor } from "../src/model/session-runner.ts";
+import { planSessions, type RunnerTensor } from "../src/model/session-runner.ts";
 import { ModelTokenizer } from "../src/model/tokenize.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -245,7 +244,7 @@ async function main(): Promise<void> {
   const plan = planSessions(THREADS, statSync(modelFile).size, resolveSessions());
   console.log(`ORT: ${plan.sessions} session(s) × ${plan.threadsPerSession} intra-op thread(s) for (a) and (c)`);
   // The graph (a) runs: the last-token rewrite of the model file where it applies (src/model/last-token-graph.ts).
-  const session = await openSessionRunner(runtimeModel(files), plan, sessionOptionsFor(plan));
+  const session = await openRuntimeSessions(files, plan);
   const padId = files.config.tokens.pad_id ?? files.config.tokens.eos_id;
   const { output } = files.config.onnx;
   const feedsFor = (rows: number[]): Array<Record<string, RunnerTensor>> =>

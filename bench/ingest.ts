@@ -25,14 +25,8 @@ import { openTable } from "../src/lancedb/connection.ts";
 import { padBatch, planBatches } from "../src/model/batching.ts";
 import { DEFAULT_BATCH_TOKEN_BUDGET, loadEmbedder, readModelConfig, resolveThreads } from "../src/model/index.ts";
 import { loadModelFiles } from "../src/model/model-files.ts";
-import {
-  batchFeeds,
-  isLastTokenGraph,
-  resolveSessions,
-  runtimeModel,
-  sessionOptionsFor,
-} from "../src/model/onnx-embedder.ts";
-import { openSessionRunner, planSessions } from "../src/model/session-runner.ts";
+import { batchFeeds, isLastTokenGraph, openRuntimeSessions, resolveSessions } from "../src/model/onnx-embedder.ts";
+import { planSessions } from "../src/model/session-runner.ts";
 import { ModelTokenizer } from "../src/model/tokenize.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -111,7 +105,7 @@ async function main(): Promise<void> {
   const plan = planSessions(THREADS, statSync(modelFile).size, resolveSessions());
   console.log(`ORT: ${plan.sessions} session(s) × ${plan.threadsPerSession} intra-op thread(s)`);
   // The graph the embedder runs: the last-token rewrite where it applies (src/model/last-token-graph.ts).
-  const session = await openSessionRunner(runtimeModel(await loadModelFiles(MODEL_DIR)), plan, sessionOptionsFor(plan));
+  const session = await openRuntimeSessions(await loadModelFiles(MODEL_DIR), plan);
   const padId = config.tokens.pad_id ?? config.tokens.eos_id;
   async function ceiling(texts: string[]): Promise<{ tokens: number; tokenizeSeconds: number }> {
     const started = performance.now();

@@ -125,8 +125,13 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 
 /** A length-delimited field: a string, or an embedded message given as its encoded parts. */
 export function encodeBytesField(number: number, payload: string | readonly Uint8Array[]): Uint8Array {
-  const body = typeof payload === "string" ? utf8Encoder.encode(payload) : concatBytes(payload);
-  return concatBytes([Uint8Array.from([...encodeVarint(number * 8 + WIRE_BYTES), ...encodeVarint(body.length)]), body]);
+  return concatBytes(bytesFieldParts(number, typeof payload === "string" ? [utf8Encoder.encode(payload)] : payload));
+}
+
+/** A length-delimited field as [key and length, ...payload], uncopied: for large messages built in one final copy. */
+export function bytesFieldParts(number: number, payload: readonly Uint8Array[]): Uint8Array[] {
+  const length = payload.reduce((n, p) => n + p.length, 0);
+  return [Uint8Array.from([...encodeVarint(number * 8 + WIRE_BYTES), ...encodeVarint(length)]), ...payload];
 }
 
 /** A varint field (non-negative integers only). */
