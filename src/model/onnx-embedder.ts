@@ -253,7 +253,7 @@ async function createFromEditedBytes(
   // Bytes handed to the workers would be copied once per session and held by each (measured: +130 MiB peak RSS
   // for the default model's two sessions); from a file, ORT reads the graph itself, as for an unedited model.
   if (externalFiles.length === 0) return createInTempCopy(dir, edited, [], open);
-  const beside = path.join(dir, `.lance-e5-rope-${process.pid}-${randomUUID()}.onnx`);
+  const beside = path.join(dir, `.lance-e5-graph-${process.pid}-${randomUUID()}.onnx`);
   try {
     await writeFile(beside, edited);
   } catch (error) {
@@ -273,7 +273,7 @@ async function createInTempCopy(
   externalFiles: string[],
   open: (model: string | Uint8Array) => Promise<SessionRunner>,
 ): Promise<SessionRunner> {
-  const tmp = await mkdtemp(path.join(os.tmpdir(), "lance-e5-rope-"));
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "lance-e5-graph-"));
   try {
     for (const file of externalFiles) {
       await mkdir(path.dirname(path.join(tmp, file)), { recursive: true });

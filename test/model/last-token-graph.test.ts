@@ -5,7 +5,8 @@
  * lengths), and leave alone what it does not recognise.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -72,6 +73,18 @@ describe("last-token graph", () => {
     assert.ok(text.includes("GatherND"));
     // Weights are copied, not re-encoded: the new graph is the old one plus a few hundred bytes.
     assert.ok(result.bytes.length > original.length && result.bytes.length < original.length + 1024);
+  });
+
+  test("the rewritten graph reaches the sessions through a temp file that is gone after loading", async () => {
+    const ours = () => readdirSync(os.tmpdir()).filter((name) => name.startsWith("lance-e5-graph-"));
+    const before = new Set(ours());
+    const embedder = await loadEmbedder(fixtureDir("tiny-mistral"), { threads: 1, sessions: 2 });
+    assert.equal(embedder.lastTokenGraph, true);
+    assert.deepEqual(
+      ours().filter((name) => !before.has(name)),
+      [],
+    );
+    await embedder.dispose();
   });
 
   test("what it does not recognise is left alone, with the reason", () => {
