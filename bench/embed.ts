@@ -19,11 +19,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { padBatch, planBatches } from "../src/model/batching.ts";
+import { isLastTokenGraph } from "../src/model/last-token-graph.ts";
 import { loadModelFiles } from "../src/model/model-files.ts";
 import {
   batchFeeds,
   DEFAULT_BATCH_TOKEN_BUDGET,
-  isLastTokenGraph,
   loadEmbedder,
   openRuntimeSessions,
   resolveSessions,

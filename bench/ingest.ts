@@ -24,8 +24,9 @@ import type { IngestDocument } from "../src/ingest/types.ts";
 import { openTable } from "../src/lancedb/connection.ts";
 import { padBatch, planBatches } from "../src/model/batching.ts";
 import { DEFAULT_BATCH_TOKEN_BUDGET, loadEmbedder, readModelConfig, resolveThreads } from "../src/model/index.ts";
+import { isLastTokenGraph } from "../src/model/last-token-graph.ts";
 import { loadModelFiles } from "../src/model/model-files.ts";
-import { batchFeeds, isLastTokenGraph, openRuntimeSessions, resolveSessions } from "../src/model/onnx-embedder.ts";
+import { batchFeeds, openRuntimeSessions, resolveSessions } from "../src/model/onnx-embedder.ts";
 import { planSessions } from "../src/model/session-runner.ts";
 import { ModelTokenizer } from "../src/model/tokenize.ts";
 

@@ -1,5 +1,5 @@
 import type { KvCacheConfig, ModelConfig } from "./config.ts";
-import { LAST_TOKEN_INPUT } from "./last-token-graph.ts";
+import { isLastTokenGraph, lastTokenFeed } from "./last-token-graph.ts";
 import type { RunnerTensor, SessionRunner } from "./session-runner.ts";
 
 /**
@@ -76,9 +76,7 @@ export async function runChunked(
       feeds[inputs.position_ids] = { type: "int64", data: positionIds, dims: [1, end - start] };
     }
     // A last-token graph (last-token-graph.ts) returns the chunk's last row only: the text's last token at the end.
-    if (session.inputNames.includes(LAST_TOKEN_INPUT)) {
-      feeds[LAST_TOKEN_INPUT] = { type: "int64", data: BigInt64Array.of(BigInt(end - start - 1)), dims: [1, 1, 1] };
-    }
+    if (isLastTokenGraph(session)) Object.assign(feeds, lastTokenFeed([end - start - 1]));
     const outputs = await session.runMany(feeds, end === ids.length ? [output] : presentNames);
     if (end === ids.length) last = outputs[output];
     else past = Object.fromEntries(presentNames.map((name, i) => [pastNames[i] as string, outputs[name]!]));

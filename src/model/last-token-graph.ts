@@ -11,6 +11,7 @@ import {
   WIRE_BYTES,
   WIRE_VARINT,
 } from "./onnx-proto.ts";
+import type { RunnerTensor, SessionRunner } from "./session-runner.ts";
 
 /**
  * Last-token pooling reads one row of the output, yet a graph that outputs `last_hidden_state` computes the final
@@ -30,6 +31,17 @@ import {
  */
 
 export const LAST_TOKEN_INPUT = "lance_e5_last_token_index";
+
+/** Whether a session runs a rewritten graph (its output holds each text's last token only). */
+export function isLastTokenGraph(session: Pick<SessionRunner, "inputNames">): boolean {
+  return session.inputNames.includes(LAST_TOKEN_INPUT);
+}
+
+/** The rewritten graph's extra feed: where each row's last token sits, as [rows, 1, 1]. */
+export function lastTokenFeed(lastTokenIndex: readonly number[]): Record<string, RunnerTensor> {
+  const data = BigInt64Array.from(lastTokenIndex, (i) => BigInt(i));
+  return { [LAST_TOKEN_INPUT]: { type: "int64", data, dims: [lastTokenIndex.length, 1, 1] } };
+}
 
 export type LastTokenGraph = { bytes: Uint8Array; gathered: string } | { skipped: string };
 

@@ -11,7 +11,7 @@ import { EmbedOptionsError, InvalidInputError, ModelDirectoryError } from "./err
 import { identityAtRopeBase } from "./identity.ts";
 import { checkArray, InstructedEmbedder } from "./instructed-embedder.ts";
 import { ATTENTION_BUFFER_BYTES, chunkTokens, emptyPastFeeds, kvNames, runChunked } from "./kv-cache.ts";
-import { LAST_TOKEN_INPUT, lastTokenGraph } from "./last-token-graph.ts";
+import { isLastTokenGraph, LAST_TOKEN_INPUT, lastTokenFeed, lastTokenGraph } from "./last-token-graph.ts";
 import { TOKENIZER_FILE } from "./model-dir.ts";
 import { loadModelFiles, type ModelFiles, readModelBytes } from "./model-files.ts";
 import { fromFloat16Bits } from "./onnx-proto.ts";
@@ -293,7 +293,7 @@ function checkGraphNames(dir: string, config: ModelConfig, session: SessionRunne
   const wanted = [
     ...(Object.values(config.onnx.inputs) as string[]),
     ...(cache ? kvNames(cache, "past") : []),
-    ...(session.inputNames.includes(LAST_TOKEN_INPUT) ? [LAST_TOKEN_INPUT] : []),
+    ...(isLastTokenGraph(session) ? [LAST_TOKEN_INPUT] : []),
   ];
   for (const name of wanted) {
     if (!session.inputNames.includes(name)) {
@@ -362,17 +362,6 @@ async function probeSession(
       `the ONNX output's hidden size is ${width} but lance-e5.json hidden_size is ${config.hidden_size}`,
     );
   }
-}
-
-/** Whether the session runs a rewritten graph whose output holds each text's last token only. */
-export function isLastTokenGraph(session: Pick<SessionRunner, "inputNames">): boolean {
-  return session.inputNames.includes(LAST_TOKEN_INPUT);
-}
-
-/** The rewritten graph's extra feed: where each row's last token sits, as [rows, 1, 1]. */
-export function lastTokenFeed(lastTokenIndex: readonly number[]): Record<string, RunnerTensor> {
-  const data = BigInt64Array.from(lastTokenIndex, (i) => BigInt(i));
-  return { [LAST_TOKEN_INPUT]: { type: "int64", data, dims: [lastTokenIndex.length, 1, 1] } };
 }
 
 /**
