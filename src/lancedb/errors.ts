@@ -4,6 +4,16 @@ function describe(identity: ModelIdentity): string {
   return `${identity.name} (hash ${identity.hash.slice(0, 12)}, dim ${identity.dim})`;
 }
 
+/**
+ * Lance's own I/O failures: an object store that stopped answering ("Generic S3 error: Error performing GET …
+ * after 3 retries … error sending request"), or files of a local table that cannot be read. LanceDB reports them
+ * as plain Errors whose message names the LanceError kind; nothing the request did can fix them, a retry may.
+ */
+export function isStorageFailure(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /LanceError\(IO\)|Generic \S+ error: Error performing|error sending request/.test(message);
+}
+
 /** The table was embedded with another model than the one given: its vectors are not comparable. */
 export class ModelMismatchError extends Error {
   constructor(

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { UnknownTaskError } from "../instructions/index.ts";
-import { ModelMismatchError, NotALanceE5TableError, TableNotFoundError } from "../lancedb/errors.ts";
+import { isStorageFailure, ModelMismatchError, NotALanceE5TableError, TableNotFoundError } from "../lancedb/errors.ts";
 import { EmbedOptionsError, InvalidInputError } from "../model/errors.ts";
 import { RemoteEmbedderError } from "../model/remote-errors.ts";
 import { FilterError, FullTextIndexMissingError, SearchRequestError } from "../search/errors.ts";
@@ -43,6 +43,13 @@ export function toHttpError(error: unknown): HttpError | undefined {
   if (error instanceof FullTextIndexMissingError) return new HttpError(409, "no_fulltext_index", error.message);
   // A gateway server (--embedder-url) whose upstream embedding endpoint failed for good: not our bug, say whose.
   if (error instanceof RemoteEmbedderError) return new HttpError(502, "embedder_unavailable", error.message);
+  // The table's storage failed (an object store that stopped answering, after LanceDB's own retries): not the
+  // client's fault and not a bug here; the cause goes to the server log only (it names hosts and paths).
+  if (isStorageFailure(error)) {
+    return new HttpError(503, "storage_unavailable", "the table's storage did not answer; retry shortly", {
+      "Retry-After": "5",
+    });
+  }
   if (error instanceof HTTPException) {
     // Hono's own (e.g. a malformed request it rejected itself): keep its status, give it our shape.
     return new HttpError(error.status as ContentfulStatusCode, "invalid_request", error.message || "bad request");
@@ -58,6 +65,10 @@ export function errorBody(code: string, message: string): { error: { code: strin
 export function errorHandler(log: (message: string) => void = (m) => process.stderr.write(`${m}\n`)) {
   return function handleError(error: Error, c: Context): Response {
     const http = toHttpError(error);
+    if (http && http.status >= 500 && http !== error) {
+      // A mapped server-side failure (storage, remote embedder): the client gets its code, the operator the cause.
+      log(`lance-e5 serve: ${c.req.method} ${c.req.path} failed (${http.code}): ${error.message}`);
+    }
     if (http) return c.json(errorBody(http.code, http.message), http.status, http.headers);
     log(`lance-e5 serve: ${c.req.method} ${c.req.path} failed: ${error.stack ?? error.message}`);
     return c.json(errorBody("internal_error", "internal server error"), 500);

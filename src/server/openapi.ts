@@ -14,7 +14,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     "413": error("Body over the size limit (payload_too_large)"),
     "429": error("Rate limit or queue full (rate_limited, overloaded); see Retry-After"),
     "500": error("Unexpected failure (internal_error)"),
-    "503": error("Not ready or shutting down"),
+    "503": error("Not ready, shutting down, or the table's storage did not answer (Retry-After)"),
     "504": error("Request took longer than the per-request timeout (timeout)"),
   };
   const components = Object.fromEntries(

@@ -170,6 +170,35 @@ describe("object storage: --db s3://bucket/prefix on a local S3-compatible serve
     }
   });
 
+  it("serve: a store that stops answering mid-service gives 503 storage_unavailable (Retry-After), cause in the log", async () => {
+    const store = await startLocalS3();
+    const storeDb = `s3://${store.bucket}/lance-e5/db`;
+    let server: Serve | undefined;
+    try {
+      const ingested = await runCli(["ingest", corpus, "--db", storeDb, ...store.storageArgs, "--json"], ENV);
+      assert.equal(ingested.code, 0, ingested.stderr);
+      server = await startServe(["--db", storeDb, ...store.storageArgs]);
+      const search = () =>
+        fetch(`${server!.url}/search`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ query: "Congress", mode: "fulltext", k: 3 }),
+        });
+      assert.equal((await search()).status, 200);
+      await store.close(); // LanceDB retries, then gives up (a few seconds)
+      const failed = await search();
+      const body = (await failed.json()) as { error: { code: string; message: string } };
+      assert.equal(failed.status, 503, JSON.stringify(body));
+      assert.equal(body.error.code, "storage_unavailable");
+      assert.equal(failed.headers.get("retry-after"), "5");
+      assert.doesNotMatch(body.error.message, /127\.0\.0\.1|LanceError|\.lance/, "no hosts or paths to clients");
+      assert.match(server.stderr(), /failed \(storage_unavailable\): .*(S3|LanceError)/, "the cause is logged");
+    } finally {
+      await server?.stop();
+      await store.close().catch(() => {});
+    }
+  });
+
   it("plugin: a table in the bucket opened with plain LanceDB embeds added rows with lance-e5", async () => {
     const embedder = await fixtureEmbedder("tiny-mistral");
     const storageOptions = pluginStorageOptions([], { [STORAGE_OPTIONS_ENV]: JSON.stringify(s3.storageOptions) });
@@ -373,6 +402,8 @@ describe("Lance's commit protocol on the local S3 server", () => {
 
 interface Serve {
   url: string;
+  /** Everything the server wrote to stderr so far. */
+  stderr(): string;
   stop(): Promise<void>;
 }
 
@@ -395,6 +426,7 @@ async function startServe(args: string[]): Promise<Serve> {
   });
   return {
     url,
+    stderr: () => stderr,
     async stop() {
       child.kill("SIGTERM");
       await closed;
