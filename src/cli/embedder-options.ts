@@ -14,7 +14,18 @@ import { nonNegativeInt, positiveInt, ropeBase } from "./parsers.ts";
  * (it runs after every command module registered itself); a command missing from the program is an error, so a
  * rename cannot silently drop the remote backend.
  */
-export const EMBEDDING_COMMANDS = ["embed", "ingest", "search", "serve", "eval", "bitext", "sts", "passkey", "synth"];
+export const EMBEDDING_COMMANDS = [
+  "embed",
+  "ingest",
+  "search",
+  "serve",
+  "eval",
+  "bitext",
+  "sts",
+  "passkey",
+  "synth",
+  "tune-fusion",
+];
 
 /** The commands with --long-context, which also take an explicit --rope-base / --max-length (passkey has its own). */
 export const LONG_CONTEXT_COMMANDS = ["embed", "ingest", "search", "serve", "eval"];

@@ -229,6 +229,40 @@ describe("lance-e5 CLI with --embedder-url", () => {
     }
   });
 
+  test("tune-fusion --embedder-url scores the grid as the local model does; --write needs a model directory", async () => {
+    const docs = CORPUS.slice(0, 6);
+    const held = path.join(root, "held.jsonl");
+    const lines = docs.map((d, i) =>
+      JSON.stringify({
+        task_family: "short-long",
+        instruction: "Given a phrase, retrieve the passage that contains it",
+        query: d.text.split(" ").slice(2, 6).join(" "),
+        positive: d.text,
+        negative: docs[(i + 1) % docs.length]!.text,
+        language: "en",
+        source: "test",
+      }),
+    );
+    writeFileSync(held, `${lines.join("\n")}\n`);
+    const tune = async (extra: string[]) => {
+      const run = await runCli(["tune-fusion", held, "--model", TINY_MISTRAL, "--json", ...extra]);
+      assert.equal(run.code, 0, run.stderr);
+      return JSON.parse(run.stdout) as { grid: Array<{ method: string; vector_weight: number; "ndcg@10": number }> };
+    };
+    const [locally, remotely] = [await tune([]), await tune(["--embedder-url", server.url])];
+    assert.equal(remotely.grid.length, locally.grid.length);
+    for (const [i, point] of remotely.grid.entries()) {
+      assert.ok(
+        Math.abs(point["ndcg@10"] - locally.grid[i]!["ndcg@10"]) <= 1e-9,
+        `${point.method} ${point.vector_weight}`,
+      );
+    }
+    const described = ["--embedder-url", server.url, "--embedder-model", "tiny-mistral", "--embedder-dim", "64"];
+    const refused = await runCli(["tune-fusion", held, "--write", ...described]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /--write.*--model DIR/);
+  });
+
   test("every command that embeds takes the --embedder-* flags", () => {
     const program = new Command();
     for (const register of commandModules) register(program);

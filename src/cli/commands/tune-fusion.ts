@@ -4,11 +4,11 @@ import type { Command } from "commander";
 import { resolveModelDir } from "../../defaults.ts";
 import { type FusionPoint, RETRIEVAL_FAMILIES, readHeldOut, tuneFusion } from "../../eval/fusion-tuning.ts";
 import { connectDb } from "../../lancedb/connection.ts";
+import type { EmbedderCliOptions } from "../embedder-options.ts";
 import { type StorageOptionFlags, storageOptionFlag, storageOptionsOf } from "../storage-options.ts";
 import { fixed, loadEvalEmbedder, printResult, usageError } from "./eval-shared.ts";
 
-interface TuneFusionFlags extends StorageOptionFlags {
-  model?: string;
+interface TuneFusionFlags extends StorageOptionFlags, EmbedderCliOptions {
   families: string;
   db?: string;
   write?: boolean;
@@ -39,8 +39,13 @@ export function registerTuneFusion(program: Command): void {
         .map((family) => family.trim())
         .filter(Boolean);
       if (families.length === 0) throw usageError("--families must name at least one task family");
+      if (flags.write && flags.embedderDim !== undefined) {
+        throw usageError(
+          "--write records the weight in a model directory: describe the model with --model DIR, not --embedder-dim",
+        );
+      }
       const examples = await readHeldOut(file);
-      const embedder = await loadEvalEmbedder({ model: flags.model });
+      const embedder = await loadEvalEmbedder(flags);
       let tuning: Awaited<ReturnType<typeof tuneFusion>>;
       try {
         const db = flags.db === undefined ? undefined : await connectDb(flags.db, { storageOptions });
