@@ -50,6 +50,9 @@ export function planSessions(threads: number, modelBytes: number, sessions?: num
 
 const WORKER_URL = new URL("./session-worker.js", import.meta.url);
 
+/** How long release() waits for a worker to free its session before terminating it regardless. */
+const RELEASE_WAIT_MS = 5000;
+
 interface Job {
   id: number;
   feeds: Record<string, RunnerTensor>;
@@ -158,7 +161,21 @@ class WorkerPool implements SessionRunner {
     await Promise.all(
       this.slots.map(async ({ worker }) => {
         worker.removeAllListeners("exit");
+        // Wait for the worker to say its session is released (or to exit) before terminating it: a thread
+        // terminated inside session.release() aborts the whole process. A worker that never answers is
+        // terminated after RELEASE_WAIT_MS anyway.
+        const released = new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, RELEASE_WAIT_MS);
+          const done = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          worker.on("message", (message: { kind?: string }) => message.kind === "released" && done());
+          worker.once("exit", done);
+        });
+        worker.ref(); // the answer must arrive even if nothing else keeps the process alive
         worker.postMessage({ kind: "release" });
+        await released;
         await worker.terminate();
       }),
     );

@@ -17,9 +17,20 @@ try {
   port.postMessage({ kind: "failed", message: error instanceof Error ? error.message : String(error) });
 }
 
-port.on("message", async (message) => {
+// Messages are handled one at a time: the handler awaits native work, and a "release" that overtook a run still in
+// session.run would free the session under it.
+let previous = Promise.resolve();
+port.on("message", (message) => {
+  previous = previous.then(() => handle(message));
+});
+
+/** @param {any} message */
+async function handle(message) {
   if (message.kind === "release") {
     await session?.release();
+    // Said before the port closes, so the parent terminates this thread only once no native call is in flight
+    // (terminating during session.release() aborted the process: "terminate called after throwing Napi::Error").
+    port.postMessage({ kind: "released" });
     port.close();
     return;
   }
@@ -44,4 +55,4 @@ port.on("message", async (message) => {
   } catch (error) {
     port.postMessage({ id, error: error instanceof Error ? error.message : String(error) });
   }
-});
+}

@@ -66,4 +66,36 @@ console.log(v.length);`;
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /^\d+\n$/);
   });
+
+  it("releasing sessions while runs are in flight does not abort the process", () => {
+    // Before the release handshake this aborted in 3 of 3 tries ("terminate called after throwing an instance of
+    // 'Napi::Error'"): the worker was terminated inside session.release(), or released under a running run.
+    const script = `
+      import { openSessionRunner } from "./src/model/session-runner.ts";
+      import { loadModelFiles } from "./src/model/model-files.ts";
+      import { batchFeeds, sessionOptionsFor } from "./src/model/onnx-embedder.ts";
+      import { padBatch } from "./src/model/batching.ts";
+      const files = await loadModelFiles(${JSON.stringify(path.join(FIXTURES_DIR, "bench-mistral"))});
+      const plan = { sessions: 2, threadsPerSession: 1 };
+      const ids = Array.from({ length: 400 }, (_, j) => 5 + (j % 100));
+      for (let i = 0; i < 20; i++) {
+        const runner = await openSessionRunner(files.dir + "/model.onnx", plan, sessionOptionsFor(plan));
+        const feeds = () => batchFeeds(files.config, padBatch([ids], 2, "right"));
+        const runs = [0, 1, 2, 3].map(() => runner.run(feeds(), "last_hidden_state").catch(() => {}));
+        await new Promise((resolve) => setTimeout(resolve, i % 5));
+        await runner.release();
+        await Promise.all(runs);
+      }
+      console.log("released 20 times");
+    `;
+    const result = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      cwd: REPO,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(result.error, undefined, "exited by itself within 120 s");
+    assert.doesNotMatch(result.stderr, /terminate called/);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, "released 20 times\n");
+  });
 });
