@@ -244,6 +244,9 @@ async function openCheckedSession(
  * (symlinks included). So an edited graph with external data is written beside the original as a hidden temp
  * file; where the directory is read-only, into a temp dir with hard links (or copies) of the data files.
  */
+/** Error codes of a file system that will not take a file here (read-only, not ours, missing, full). */
+const FILE_SYSTEM_REFUSALS = ["EACCES", "EPERM", "EROFS", "ENOENT", "ENOSPC"];
+
 async function createFromEditedBytes(
   dir: string,
   edited: Uint8Array,
@@ -252,12 +255,20 @@ async function createFromEditedBytes(
 ): Promise<SessionRunner> {
   // Bytes handed to the workers would be copied once per session and held by each (measured: +130 MiB peak RSS
   // for the default model's two sessions); from a file, ORT reads the graph itself, as for an unedited model.
-  if (externalFiles.length === 0) return createInTempCopy(dir, edited, [], open);
+  // Where no temp file can be written (read-only or missing temp dir), the bytes go as they are.
+  if (externalFiles.length === 0) {
+    try {
+      return await createInTempCopy(dir, edited, [], open);
+    } catch (error) {
+      if (!FILE_SYSTEM_REFUSALS.includes((error as NodeJS.ErrnoException).code ?? "")) throw error;
+      return open(edited);
+    }
+  }
   const beside = path.join(dir, `.lance-e5-graph-${process.pid}-${randomUUID()}.onnx`);
   try {
     await writeFile(beside, edited);
   } catch (error) {
-    if (!["EACCES", "EPERM", "EROFS"].includes((error as NodeJS.ErrnoException).code ?? "")) throw error;
+    if (!FILE_SYSTEM_REFUSALS.includes((error as NodeJS.ErrnoException).code ?? "")) throw error;
     return createInTempCopy(dir, edited, externalFiles, open);
   }
   try {

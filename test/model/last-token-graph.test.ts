@@ -87,6 +87,23 @@ describe("last-token graph", () => {
     await embedder.dispose();
   });
 
+  test("without a writable temp dir the rewritten graph goes to the sessions as bytes", async () => {
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = path.join(os.tmpdir(), "lance-e5-no-such-dir", "deeper");
+    try {
+      const embedder = await loadEmbedder(fixtureDir("tiny-qwen2"), { threads: 1, ropeBase: 20000 });
+      assert.equal(embedder.lastTokenGraph, true);
+      const full = await loadEmbedder(fixtureDir("tiny-qwen2"), { threads: 1, ropeBase: 20000, lastTokenGraph: false });
+      const [a, b] = [await embedder.embedDocuments(TEXTS), await full.embedDocuments(TEXTS)];
+      for (const [i, vector] of a.entries()) assert.ok(maxAbsDiff(vector, b[i] as Float32Array) <= 1e-6, `text ${i}`);
+      await embedder.dispose();
+      await full.dispose();
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+  });
+
   test("what it does not recognise is left alone, with the reason", () => {
     const model = graphBytes(fixtureDir("tiny-mistral"));
     assert.deepEqual(lastTokenGraph(model, "no_such_output"), { skipped: 'no graph output "no_such_output"' });
