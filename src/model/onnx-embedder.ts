@@ -178,14 +178,12 @@ async function createCheckedSession(
       throw error;
     }
   }
-  if (lastToken) {
-    const rewritten = lastTokenGraph(edited ?? readModelBytes(files), config.onnx.output);
-    if ("bytes" in rewritten) {
-      try {
-        return await openCheckedSession(files, rewritten.bytes, plan);
-      } catch {
-        // Fall through to the graph as exported: its own errors (if any) are the ones worth reporting.
-      }
+  const rewritten = lastToken ? lastTokenBytes(files, edited) : undefined;
+  if (rewritten !== undefined) {
+    try {
+      return await openCheckedSession(files, rewritten, plan);
+    } catch {
+      // Fall through to the graph as exported: its own errors (if any) are the ones worth reporting.
     }
   }
   return openCheckedSession(files, edited, plan);
@@ -197,11 +195,16 @@ async function createCheckedSession(
  */
 export async function openRuntimeSessions(files: ModelFiles, plan: SessionPlan): Promise<SessionRunner> {
   const open = (model: string | Uint8Array) => openSessionRunner(model, plan, sessionOptionsFor(plan));
-  const rewritten = files.config.onnx.pooling_in_graph
-    ? undefined
-    : lastTokenGraph(readModelBytes(files), files.config.onnx.output);
-  if (rewritten === undefined || !("bytes" in rewritten)) return open(path.join(files.dir, files.config.onnx.file));
-  return createFromEditedBytes(files.dir, rewritten.bytes, files.externalFiles, open);
+  const rewritten = lastTokenBytes(files);
+  if (rewritten === undefined) return open(path.join(files.dir, files.config.onnx.file));
+  return createFromEditedBytes(files.dir, rewritten, files.externalFiles, open);
+}
+
+/** The last-token rewrite of the model's graph (or of `edited` bytes of it); undefined where it does not apply. */
+function lastTokenBytes(files: ModelFiles, edited?: Uint8Array): Uint8Array | undefined {
+  if (files.config.onnx.pooling_in_graph) return undefined;
+  const rewritten = lastTokenGraph(edited ?? readModelBytes(files), files.config.onnx.output);
+  return "bytes" in rewritten ? rewritten.bytes : undefined;
 }
 
 /** Opens and checks a session on the model's own file (`bytes` undefined) or on edited graph bytes. */

@@ -11,7 +11,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { LAST_TOKEN_INPUT, lastTokenGraph } from "../../src/model/last-token-graph.ts";
-import { loadEmbedder } from "../../src/model/onnx-embedder.ts";
+import { type LoadEmbedderOptions, loadEmbedder } from "../../src/model/onnx-embedder.ts";
 import { FAMILY_FIXTURES, fixtureDir, maxAbsDiff } from "./fixtures.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -22,6 +22,27 @@ const TEXTS = [
   "bzip2 compresses files using the Burrows-Wheeler block sorting text compression algorithm. ".repeat(12),
   "数据库 向量 检索 😀 — naïve café",
 ];
+
+/** Loads `dir` with and without the rewrite and checks the rewrite is on and the vectors agree within `tolerance`. */
+async function assertSameAsExported(
+  dir: string,
+  options: LoadEmbedderOptions,
+  texts: string[],
+  tolerance: number,
+): Promise<void> {
+  const cut = await loadEmbedder(dir, options);
+  const full = await loadEmbedder(dir, { ...options, lastTokenGraph: false });
+  try {
+    assert.equal(cut.lastTokenGraph, true);
+    assert.equal(full.lastTokenGraph, false);
+    const [a, b] = [await cut.embedDocuments(texts), await full.embedDocuments(texts)];
+    for (const [i, vector] of a.entries())
+      assert.ok(maxAbsDiff(vector, b[i] as Float32Array) <= tolerance, `text ${i}`);
+  } finally {
+    await cut.dispose();
+    await full.dispose();
+  }
+}
 
 const graphBytes = (dir: string) => new Uint8Array(readFileSync(path.join(dir, "model.onnx")));
 const layerCount = (dir: string) =>
@@ -39,29 +60,15 @@ describe("last-token graph", () => {
   for (const family of FAMILY_FIXTURES) {
     for (const paddingSide of ["right", "left"] as const) {
       test(`${family}, ${paddingSide} padding: vectors equal the graph as exported`, async () => {
-        const options = { threads: 1, paddingSide };
-        const cut = await loadEmbedder(fixtureDir(family), options);
-        const full = await loadEmbedder(fixtureDir(family), { ...options, lastTokenGraph: false });
-        assert.equal(cut.lastTokenGraph, true);
-        assert.equal(full.lastTokenGraph, false);
-        const [a, b] = [await cut.embedDocuments(TEXTS), await full.embedDocuments(TEXTS)];
-        for (const [i, vector] of a.entries()) assert.ok(maxAbsDiff(vector, b[i] as Float32Array) <= 1e-6, `text ${i}`);
-        await cut.dispose();
-        await full.dispose();
+        await assertSameAsExported(fixtureDir(family), { threads: 1, paddingSide }, TEXTS, 1e-6);
       });
     }
   }
 
   test("default model (fp16, GroupQueryAttention, key-value cache): same vectors, chunked long text too", async () => {
     const options = { threads: 1, attentionBufferBytes: 8 * 1024 * 1024 }; // a 2,000-token text runs in chunks
-    const cut = await loadEmbedder(DEFAULT_MODEL, options);
-    const full = await loadEmbedder(DEFAULT_MODEL, { ...options, lastTokenGraph: false });
-    assert.equal(cut.lastTokenGraph, true);
     const texts = [...TEXTS, "the quick brown fox jumps over the lazy dog ".repeat(200)];
-    const [a, b] = [await cut.embedDocuments(texts), await full.embedDocuments(texts)];
-    for (const [i, vector] of a.entries()) assert.ok(maxAbsDiff(vector, b[i] as Float32Array) <= 1e-5, `text ${i}`);
-    await cut.dispose();
-    await full.dispose();
+    await assertSameAsExported(DEFAULT_MODEL, options, texts, 1e-5);
   });
 
   test("the rewrite adds one int64 [batch, 1, 1] input and keeps every initializer", () => {
@@ -91,13 +98,7 @@ describe("last-token graph", () => {
     const saved = process.env.TMPDIR;
     process.env.TMPDIR = path.join(os.tmpdir(), "lance-e5-no-such-dir", "deeper");
     try {
-      const embedder = await loadEmbedder(fixtureDir("tiny-qwen2"), { threads: 1, ropeBase: 20000 });
-      assert.equal(embedder.lastTokenGraph, true);
-      const full = await loadEmbedder(fixtureDir("tiny-qwen2"), { threads: 1, ropeBase: 20000, lastTokenGraph: false });
-      const [a, b] = [await embedder.embedDocuments(TEXTS), await full.embedDocuments(TEXTS)];
-      for (const [i, vector] of a.entries()) assert.ok(maxAbsDiff(vector, b[i] as Float32Array) <= 1e-6, `text ${i}`);
-      await embedder.dispose();
-      await full.dispose();
+      await assertSameAsExported(fixtureDir("tiny-qwen2"), { threads: 1, ropeBase: 20000 }, TEXTS, 1e-6);
     } finally {
       if (saved === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = saved;
