@@ -282,15 +282,14 @@ async function runOfflineSynth(flags: SynthFlags): Promise<void> {
     bar?.stop();
   }
   const shortfall = Object.values(summary.shortfall).reduce((sum, value) => sum + value, 0);
-  process.stderr.write(
-    [
-      `synth --offline: ${summary.written}/${summary.requested} examples in ${flags.out} (${summary.seconds} s)`,
-      `  families:     ${formatCounts(summary.perFamily)}`,
-      `  sources:      ${formatCounts(summary.perSource)}`,
-      `  instructions: ${summary.distinctInstructions} distinct`,
-      ...(shortfall > 0 ? [`  shortfall:    ${formatCounts(summary.shortfall)}`] : []),
-    ].join("\n") + "\n",
-  );
+  const report = [
+    `synth --offline: ${summary.written}/${summary.requested} examples in ${flags.out} (${summary.seconds} s)`,
+    `  families:     ${formatCounts(summary.perFamily)}`,
+    `  sources:      ${formatCounts(summary.perSource)}`,
+    `  instructions: ${summary.distinctInstructions} distinct`,
+    ...(shortfall > 0 ? [`  shortfall:    ${formatCounts(summary.shortfall)}`] : []),
+  ];
+  process.stderr.write(`${report.join("\n")}\n`);
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   process.exitCode = summary.written >= summary.requested ? 0 : SYNTH_EXIT.incomplete;
 }
