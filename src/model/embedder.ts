@@ -82,4 +82,6 @@ export interface LocalEmbedder extends Embedder {
    * graph the rewrite does not recognise).
    */
   readonly lastTokenGraph: boolean;
+  /** The load-time rewrites of the graph it runs ("last-token", "rotary-in-attention", "last-layer-decode"). */
+  readonly graphEdits: readonly string[];
 }

@@ -4,6 +4,7 @@ import { copyFile, link, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import os from "node:os";
 import path from "node:path";
 import type { InferenceSession } from "onnxruntime-node";
+import { attentionGraph } from "./attention-graph.ts";
 import { type PaddedBatch, padBatch, planBatches } from "./batching.ts";
 import type { KvCacheConfig, ModelConfig, ModelIdentity } from "./config.ts";
 import type { Embedder, EmbedOptions, EncodedText, LocalEmbedder } from "./embedder.ts";
@@ -16,7 +17,7 @@ import { TOKENIZER_FILE } from "./model-dir.ts";
 import { loadModelFiles, type ModelFiles, readModelBytes } from "./model-files.ts";
 import { fromFloat16Bits } from "./onnx-proto.ts";
 import { l2Normalize, lastTokenPool } from "./pooling.ts";
-import { applyRopeBase, RopeOverrideError, ropeCachePositions } from "./rope.ts";
+import { applyRopeBase, RopeOverrideError, ropeCachePositions, ropeInverseFrequencies } from "./rope.ts";
 import { acquireSession, type SessionLease } from "./session-cache.ts";
 import {
   openSessionRunner,
@@ -58,6 +59,13 @@ export interface LoadEmbedderOptions {
    * default true). The vectors are the same (bit-identical in fp32 graphs); false runs the graph as exported.
    */
   lastTokenGraph?: boolean;
+  /**
+   * On GroupQueryAttention graphs, with the last-token graph: rotary embedding inside the attention op and the last
+   * layer's attention for the pooled token only (src/model/attention-graph.ts; default true). fp32 graphs give the
+   * same vectors (≤ 1e-6); fp16 graphs round the rotary once instead of after each op (vectors move ≤ 2e-4, well
+   * within the fp16 graph's own distance from fp32). false keeps the last-token graph's attention as exported.
+   */
+  attentionGraph?: boolean;
 }
 
 /**
@@ -114,9 +122,21 @@ export async function loadEmbedder(modelDir: string, options: LoadEmbedderOption
 
   const plan = planSessions(threads, modelBytes(files), resolveSessions(options.sessions));
   const lastToken = (options.lastTokenGraph ?? true) && !config.onnx.pooling_in_graph;
+  // Rows of the rotary caches an attention rewrite adds: every length this model is loaded with by default shares
+  // one session; a longer --max-length gets its own.
+  // 0: no attention rewrite, so no caches.
+  const attention = options.attentionGraph ?? true;
+  const positions = attention ? Math.max(maxLength, config.max_length, config.long_context?.max_length ?? 0) : 0;
   const lease = await acquireSession(
-    { modelPath: path.join(files.dir, config.onnx.file), ropeBase, threads, sessions: plan.sessions, lastToken },
-    () => createCheckedSession(files, ropeBase, plan, lastToken),
+    {
+      modelPath: path.join(files.dir, config.onnx.file),
+      ropeBase,
+      threads,
+      sessions: plan.sessions,
+      lastToken,
+      positions,
+    },
+    () => createCheckedSession(files, { ropeBase, positions }, plan, lastToken),
   );
   return new OnnxEmbedder(config, identityAtRopeBase(files.identity, config.rope.base, ropeBase), tokenizer, lease, {
     maxLength,
@@ -164,7 +184,7 @@ export function sessionOptionsFor(plan: SessionPlan): InferenceSession.SessionOp
  */
 async function createCheckedSession(
   files: ModelFiles,
-  ropeBase: number,
+  { ropeBase, positions }: { ropeBase: number; positions: number },
   plan: SessionPlan,
   lastToken: boolean,
 ): Promise<SessionRunner> {
@@ -178,10 +198,12 @@ async function createCheckedSession(
       throw error;
     }
   }
-  const rewritten = lastToken ? lastTokenBytes(files, edited) : undefined;
+  const rewritten = lastToken ? runtimeGraph(files, { edited, ropeBase, positions }) : undefined;
   if (rewritten !== undefined) {
     try {
-      return await openCheckedSession(files, rewritten, plan);
+      const session = await openCheckedSession(files, rewritten.bytes, plan);
+      graphEditsOf.set(session, rewritten.edits);
+      return session;
     } catch {
       // Fall through to the graph as exported: its own errors (if any) are the ones worth reporting.
     }
@@ -189,23 +211,50 @@ async function createCheckedSession(
   return openCheckedSession(files, edited, plan);
 }
 
+/** Which load-time rewrites a session's graph has (runtimeGraph); none for the graph as exported. */
+const graphEditsOf = new WeakMap<SessionRunner, readonly string[]>();
+
 /**
  * Bare worker sessions on the graph the embedder runs for a model at its native RoPE base (the last-token rewrite
  * where it applies), for benchmarks that time `session.run` alone on the same graph.
  */
 export async function openRuntimeSessions(files: ModelFiles, plan: SessionPlan): Promise<SessionRunner> {
   const open = (model: string | Uint8Array) => openSessionRunner(model, plan, sessionOptionsFor(plan));
-  const rewritten = lastTokenBytes(files);
-  if (rewritten === undefined) return open(path.join(files.dir, files.config.onnx.file));
-  return createFromEditedBytes(files.dir, rewritten, files.externalFiles, open);
+  const { config } = files;
+  const rewritten = runtimeGraph(files, {
+    ropeBase: config.rope.base,
+    positions: Math.max(config.max_length, config.long_context?.max_length ?? 0),
+  });
+  if (rewritten === undefined) return open(path.join(files.dir, config.onnx.file));
+  return createFromEditedBytes(files.dir, rewritten.bytes, files.externalFiles, open);
 }
 
-/** The last-token rewrite of the model's graph (or of `edited` bytes of it); undefined where it does not apply. */
-function lastTokenBytes(files: ModelFiles, edited?: Uint8Array): Uint8Array | undefined {
-  if (files.config.onnx.pooling_in_graph) return undefined;
-  const rewritten = lastTokenGraph(edited ?? readModelBytes(files), files.config.onnx.output);
-  return "bytes" in rewritten ? rewritten.bytes : undefined;
+/**
+ * The graph the runtime runs for a model (or for `edited` bytes of it, at `ropeBase`): the last-token rewrite
+ * (last-token-graph.ts) and, on GroupQueryAttention graphs, the attention rewrites (attention-graph.ts), with the
+ * names of the rewrites applied; undefined where not even the last-token rewrite applies.
+ */
+function runtimeGraph(
+  files: ModelFiles,
+  { edited, ropeBase, positions }: { edited?: Uint8Array; ropeBase: number; positions: number },
+): { bytes: Uint8Array; edits: string[] } | undefined {
+  // positions: rows of the attention rewrite's rotary caches; 0 leaves attention as exported.
+  const { config } = files;
+  if (config.onnx.pooling_in_graph) return undefined;
+  const lastToken = lastTokenGraph(edited ?? readModelBytes(files), config.onnx.output);
+  if (!("bytes" in lastToken)) return undefined;
+  if (positions === 0) return { bytes: lastToken.bytes, edits: [LAST_TOKEN_EDIT] };
+  const attention = attentionGraph(lastToken.bytes, {
+    invFreq: ropeInverseFrequencies(ropeBase, config.rope.dim),
+    positions,
+    positionIds: config.onnx.inputs.position_ids,
+    invFreqInitializer: config.rope.inv_freq_initializer,
+  });
+  if (!("bytes" in attention)) return { bytes: lastToken.bytes, edits: [LAST_TOKEN_EDIT] };
+  return { bytes: attention.bytes, edits: [LAST_TOKEN_EDIT, ...attention.edits] };
 }
+
+const LAST_TOKEN_EDIT = "last-token";
 
 /** Opens and checks a session on the model's own file (`bytes` undefined) or on edited graph bytes. */
 async function openCheckedSession(
@@ -477,6 +526,11 @@ class OnnxEmbedder extends InstructedEmbedder implements Embedder {
 
   get lastTokenGraph(): boolean {
     return isLastTokenGraph(this.lease.session);
+  }
+
+  /** The load-time rewrites of the graph this embedder runs ("last-token", "rotary-in-attention", ...). */
+  get graphEdits(): readonly string[] {
+    return graphEditsOf.get(this.lease.session) ?? [];
   }
 
   encode(text: string, maxLength = this.maxLength): EncodedText {

@@ -2,7 +2,7 @@ import type { SessionRunner } from "./session-runner.ts";
 
 /**
  * ORT session runners (worker sessions) shared by every embedder in the process, keyed by (model path, RoPE base,
- * threads, sessions, last-token graph).
+ * threads, sessions, last-token graph, rotary cache rows).
  * It must be module-level: LanceDB constructs a new embedding-function object (and so a new embedder) on every
  * add, mergeInsert and search, and creating a session costs seconds for real models.
  * Entries are reference-counted so `dispose()` of one embedder does not pull a session from under another.
@@ -22,6 +22,8 @@ export interface SessionKey {
   sessions: number;
   /** Whether the graph is rewritten to a last-token graph (last-token-graph.ts). */
   lastToken: boolean;
+  /** Rows of the rotary caches an attention rewrite adds (attention-graph.ts); 0 without that rewrite. */
+  positions: number;
 }
 
 export interface SessionLease {
@@ -31,7 +33,7 @@ export interface SessionLease {
 }
 
 export async function acquireSession(key: SessionKey, create: () => Promise<SessionRunner>): Promise<SessionLease> {
-  const id = JSON.stringify([key.modelPath, key.ropeBase, key.threads, key.sessions, key.lastToken]);
+  const id = JSON.stringify([key.modelPath, key.ropeBase, key.threads, key.sessions, key.lastToken, key.positions]);
   let entry = sessions.get(id);
   if (entry === undefined) {
     const created: Entry = { session: create(), refs: 0 };

@@ -46,6 +46,8 @@ describe("GroupQueryAttention export", () => {
   test("native base: every case matches the reference, batched with right padding", async () => {
     const embedder = await loadEmbedder(dir, { threads: 1 });
     assert.equal(embedder.config.padding_side, "right");
+    // The parity below holds for the graph the runtime runs: last-token cut plus both attention rewrites.
+    assert.deepEqual(embedder.graphEdits, ["last-token", "rotary-in-attention", "last-layer-decode"]);
     const cases = reference.cases.filter((c) => c.max_length === 512);
     const vectors = await embedder.embedRaw(cases.map((c) => c.text));
     for (const [i, c] of cases.entries()) assert.ok(maxAbsDiff(vectors[i] as Float32Array, c.embedding) <= 1e-4, c.id);
@@ -101,6 +103,22 @@ describe("GroupQueryAttention export", () => {
     for (const [i, v] of a.entries()) assert.ok(maxAbsDiff(v, b[i] as Float32Array) <= 1e-5, `text ${i}`);
     await whole.dispose();
     await chunked.dispose();
+  });
+
+  test("fp32: the attention rewrites leave the vectors as the exported attention gives them (≤ 1e-6), chunked too", async () => {
+    const long = reference.tokenizer_parity.lines
+      .map((l) => l.text)
+      .join(" ")
+      .repeat(6);
+    const texts = [long, ...reference.cases.filter((c) => c.max_length === 512).map((c) => c.text)];
+    const load = { threads: 1, longContext: true, attentionBufferBytes: 64 * 1024 };
+    const rewritten = await loadEmbedder(dir, load);
+    const exported = await loadEmbedder(dir, { ...load, attentionGraph: false });
+    assert.equal(rewritten.graphEdits.length, 3);
+    const [a, b] = [await rewritten.embedRaw(texts), await exported.embedRaw(texts)];
+    for (const [i, v] of a.entries()) assert.ok(maxAbsDiff(v, b[i] as Float32Array) <= 1e-6, `text ${i}`);
+    await rewritten.dispose();
+    await exported.dispose();
   });
 
   test("a kv_cache block naming tensors the graph lacks is refused, naming them", async () => {
