@@ -8,6 +8,9 @@ import { readModelJson, readOptionalModelJson, TOKENIZER_CONFIG_FILE, TOKENIZER_
 const WHOLE_TEXT_CHARS_PER_TOKEN = 6;
 /** Extra tokens a prefix must yield beyond the wanted ones, so the cut cannot reach the kept ids. */
 const PREFIX_MARGIN_TOKENS = 16;
+/** Word pieces up to this many characters are remembered with their ids (contentPieces), at most this many. */
+const PIECE_CACHE_MAX_CHARS = 48;
+const PIECE_CACHE_ENTRIES = 65_536;
 
 /** Content ids of a text and the pieces they were tokenised in (ModelTokenizer.contentPieces). */
 export interface ContentPieces {
@@ -80,6 +83,13 @@ export class ModelTokenizer {
   readonly maxTokenId: number;
   /** Added tokens' texts (a text containing one is tokenised whole: the tokenizer splits it out first). */
   private readonly addedTexts: string[];
+  /**
+   * Ids of word pieces already tokenised. A piece's ids depend on the piece alone, and most pieces are frequent
+   * words: looking them up skips the tokenizer's per-call work (normalising, building an Encoding with tokens and
+   * offsets), which its own BPE cache does not. Measured on the bench:embed corpus: tokenising 2,000 man-page texts
+   * with a fresh tokenizer, 0.84 s without it, 0.59 s with it.
+   */
+  private readonly pieceCache = new Map<string, readonly number[]>();
 
   constructor(
     private readonly tokenizer: Tokenizer,
@@ -169,10 +179,22 @@ export class ModelTokenizer {
       const cut = additiveCut(text, from + 1);
       const end = cut < 0 ? text.length : cut;
       pieces.push({ start: from, end, firstId: ids.length });
-      for (const id of encode(text.slice(from, end))) ids.push(id);
+      for (const id of this.pieceIds(text.slice(from, end))) ids.push(id);
       if (cut < 0) return { ids, pieces };
       from = cut + 1; // the space itself becomes the "▁" that the next piece's Prepend puts back
     }
+  }
+
+  private pieceIds(piece: string): readonly number[] {
+    const cached = this.pieceCache.get(piece);
+    if (cached !== undefined) return cached;
+    const ids = this.tokenizer.encode(piece, { add_special_tokens: false }).ids;
+    if (piece.length <= PIECE_CACHE_MAX_CHARS) {
+      // Bounded: a stream of unseen pieces (ids, hashes) starts the cache over instead of growing it.
+      if (this.pieceCache.size >= PIECE_CACHE_ENTRIES) this.pieceCache.clear();
+      this.pieceCache.set(piece, ids);
+    }
+    return ids;
   }
 
   /**

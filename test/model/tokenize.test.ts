@@ -63,6 +63,29 @@ for (const [name, tokenizer] of [
       }
     });
 
+    test("remembered word pieces give the ids of tokenising them (warm pass, and past the cache's bound)", () => {
+      const fresh = () => ModelTokenizer.load(fixtureDir(name), name === "tiny-mistral" ? mistralTokens : qwenTokens);
+      const warm = fresh();
+      for (const pass of [1, 2]) {
+        for (const line of lines)
+          assert.deepEqual(warm.contentIds(line.text), line.ids_without_special, `pass ${pass}`);
+      }
+      // 70,000 distinct pieces overflow the 65,536-entry cache: it starts over and the ids stay those of each
+      // piece tokenised by a tokenizer that has seen nothing.
+      const words = Array.from({ length: 70_000 }, (_, i) => `w${i.toString(36)}`);
+      const tokenizer = fresh();
+      const first = tokenizer.contentPieces(words.join(" "));
+      assert.deepEqual(tokenizer.contentIds(words.join(" ")), first.ids);
+      // Qwen's tokenizer is not space-additive: one piece, tokenised whole, nothing cached.
+      if (name === "tiny-mistral") assert.equal(first.pieces.length, words.length);
+      for (const i of first.pieces.length === 1 ? [] : [0, 1, 65_535, 65_536, 69_999]) {
+        const piece = first.pieces[i];
+        assert.ok(piece !== undefined);
+        const next = first.pieces[i + 1]?.firstId ?? first.ids.length;
+        assert.deepEqual(first.ids.slice(piece.firstId, next), fresh().contentIds(words[i] as string), `piece ${i}`);
+      }
+    });
+
     test("a long text is tokenised by prefix and gives the first ids of the whole text", () => {
       const sample = lines.map((l) => l.text).join("\n");
       // ~150k characters: whole-text tokenisation happens once here, as the oracle.
