@@ -9,21 +9,15 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { attentionGraph, LAST_LAYER_DECODE, ROTARY_IN_ATTENTION } from "../../src/model/attention-graph.ts";
 import { lastTokenGraph } from "../../src/model/last-token-graph.ts";
 import { type LoadEmbedderOptions, loadEmbedder } from "../../src/model/onnx-embedder.ts";
 import { parseModelGraph } from "../../src/model/onnx-graph.ts";
 import { ropeInverseFrequencies } from "../../src/model/rope.ts";
-import { fixtureDir, maxAbsDiff } from "./fixtures.ts";
+import { DEFAULT_MODEL, fixtureDir, MIXED_TEXTS, maxAbsDiff, ROOT } from "./fixtures.ts";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const DEFAULT_MODEL = path.join(ROOT, "models/default");
 const TEXTS = [
-  "short",
-  "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery: how do I compress a file",
-  "bzip2 compresses files using the Burrows-Wheeler block sorting text compression algorithm. ".repeat(12),
-  "数据库 向量 检索 😀 — naïve café",
+  ...MIXED_TEXTS,
   ...readFileSync(path.join(ROOT, "README.md"), "utf8")
     .split("\n\n")
     .filter((p) => p.trim().length > 0)

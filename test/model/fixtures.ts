@@ -38,6 +38,18 @@ export interface Reference {
   };
 }
 
+/** The repo root and the shipped default model. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const DEFAULT_MODEL = path.join(ROOT, "models/default");
+
+/** Texts of mixed kinds for comparing two ways of running a graph: one word, a query, a long text, CJK and emoji. */
+export const MIXED_TEXTS = [
+  "short",
+  "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery: how do I compress a file",
+  "bzip2 compresses files using the Burrows-Wheeler block sorting text compression algorithm. ".repeat(12),
+  "数据库 向量 检索 😀 — naïve café",
+];
+
 export function fixtureDir(name: string): string {
   return path.join(FIXTURES_DIR, name);
 }

@@ -9,19 +9,11 @@ import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { LAST_TOKEN_INPUT, lastTokenGraph } from "../../src/model/last-token-graph.ts";
 import { type LoadEmbedderOptions, loadEmbedder } from "../../src/model/onnx-embedder.ts";
-import { FAMILY_FIXTURES, fixtureDir, maxAbsDiff } from "./fixtures.ts";
+import { DEFAULT_MODEL, FAMILY_FIXTURES, fixtureDir, MIXED_TEXTS, maxAbsDiff } from "./fixtures.ts";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const DEFAULT_MODEL = path.join(ROOT, "models/default");
-const TEXTS = [
-  "short",
-  "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery: how do I compress a file",
-  "bzip2 compresses files using the Burrows-Wheeler block sorting text compression algorithm. ".repeat(12),
-  "数据库 向量 检索 😀 — naïve café",
-];
+const TEXTS = MIXED_TEXTS;
 
 /** Loads `dir` with and without the rewrite and checks the rewrite is on and the vectors agree within `tolerance`. */
 async function assertSameAsExported(
