@@ -122,11 +122,8 @@ export async function loadEmbedder(modelDir: string, options: LoadEmbedderOption
 
   const plan = planSessions(threads, modelBytes(files), resolveSessions(options.sessions));
   const lastToken = (options.lastTokenGraph ?? true) && !config.onnx.pooling_in_graph;
-  // Rows of the rotary caches an attention rewrite adds: every length this model is loaded with by default shares
-  // one session; a longer --max-length gets its own.
-  // 0: no attention rewrite, so no caches.
-  const attention = options.attentionGraph ?? true;
-  const positions = attention ? Math.max(maxLength, config.max_length, config.long_context?.max_length ?? 0) : 0;
+  // 0: no attention rewrite, so no rotary caches.
+  const positions = (options.attentionGraph ?? true) ? rotaryCacheRows(config, maxLength) : 0;
   const lease = await acquireSession(
     {
       modelPath: path.join(files.dir, config.onnx.file),
@@ -215,16 +212,21 @@ async function createCheckedSession(
 const graphEditsOf = new WeakMap<SessionRunner, readonly string[]>();
 
 /**
- * Bare worker sessions on the graph the embedder runs for a model at its native RoPE base (the last-token rewrite
- * where it applies), for benchmarks that time `session.run` alone on the same graph.
+ * Rows of the rotary caches an attention rewrite adds: every length a model is loaded with by default (native or
+ * long-context) shares one session; a longer maxLength gets its own.
+ */
+function rotaryCacheRows(config: ModelConfig, maxLength = 0): number {
+  return Math.max(maxLength, config.max_length, config.long_context?.max_length ?? 0);
+}
+
+/**
+ * Bare worker sessions on the graph the embedder runs for a model at its native RoPE base (with the runtime's
+ * rewrites where they apply, runtimeGraph), for benchmarks that time `session.run` alone on the same graph.
  */
 export async function openRuntimeSessions(files: ModelFiles, plan: SessionPlan): Promise<SessionRunner> {
   const open = (model: string | Uint8Array) => openSessionRunner(model, plan, sessionOptionsFor(plan));
   const { config } = files;
-  const rewritten = runtimeGraph(files, {
-    ropeBase: config.rope.base,
-    positions: Math.max(config.max_length, config.long_context?.max_length ?? 0),
-  });
+  const rewritten = runtimeGraph(files, { ropeBase: config.rope.base, positions: rotaryCacheRows(config) });
   if (rewritten === undefined) return open(path.join(files.dir, config.onnx.file));
   return createFromEditedBytes(files.dir, rewritten.bytes, files.externalFiles, open);
 }
