@@ -1,5 +1,6 @@
 import { LAST_TOKEN_GATHER, LAST_TOKEN_INPUT } from "./last-token-graph.ts";
 import {
+  type EncodedNode,
   encodeInitializer,
   encodeNode,
   GRAPH_INITIALIZER,
@@ -11,12 +12,11 @@ import {
   parseModelGraph,
   reencodeNode,
   topologicalOrder,
+  valueInfoName,
   withGraph,
 } from "./onnx-graph.ts";
 import {
   fieldBytes,
-  fields,
-  fieldText,
   type InitializerInfo,
   listInitializers,
   OnnxProtoError,
@@ -123,7 +123,7 @@ function rewrite(model: Uint8Array, options: AttentionGraphOptions): AttentionGr
     rotary.set(attention, { query, key });
   }
 
-  const replaced = new Map<GraphNode, Uint8Array[]>();
+  const replaced = new Map<GraphNode, EncodedNode[]>();
   const rotate = intAttribute("do_rotary", 1);
   for (const [attention, { query, key }] of rotary) {
     const rest = attention.inputs.slice(2);
@@ -217,7 +217,7 @@ function lastLayerDecode(
   positionIds: string,
   headDim: number,
   tensors: ReadonlyMap<string, InitializerInfo>,
-): { replaced: Map<GraphNode, Uint8Array[]>; kvHeads: number; headDim: number } | undefined {
+): { replaced: Map<GraphNode, EncodedNode[]>; kvHeads: number; headDim: number } | undefined {
   const gather = g.nodes.find((n) => n.name === LAST_TOKEN_GATHER && n.inputs[1] === LAST_TOKEN_INPUT);
   const add = only(g, gather?.inputs[0], "Add");
   if (gather === undefined || add === undefined || add.inputs.length !== 2) return undefined;
@@ -326,7 +326,7 @@ function rotaryCache(
   options: AttentionGraphOptions,
   fn: (x: number) => number,
   dataType: number,
-): Uint8Array {
+): { name: string; bytes: Uint8Array } {
   const values = ropeCache(options.invFreq, options.positions, fn);
   const raw = new Uint8Array(values.length * (dataType === TENSOR_FLOAT16 ? 2 : 4));
   const view = new DataView(raw.buffer);
@@ -345,34 +345,24 @@ function int64Bytes(values: readonly number[]): Uint8Array {
  * The graph with nodes replaced, `added` initializers appended, nodes and initializers nothing uses any more
  * dropped (so onnxruntime has no unused initializer to warn about), and nodes in topological order.
  */
-function rebuild(g: ModelGraph, replaced: Map<GraphNode, Uint8Array[]>, added: Uint8Array[]): Uint8Array {
-  interface Entry {
-    bytes: Uint8Array;
-    inputs: string[];
-    outputs: string[];
-  }
-  const entries: Entry[] = [];
-  for (const node of g.nodes) {
-    const replacement = replaced.get(node);
-    if (replacement === undefined) {
-      entries.push({ bytes: fieldBytes(g.model, node.field), inputs: node.inputs, outputs: node.outputs });
-    } else entries.push(...replacement.map(describe));
-  }
-  let live = entries;
+function rebuild(
+  g: ModelGraph,
+  replaced: Map<GraphNode, EncodedNode[]>,
+  added: ReadonlyArray<{ name: string; bytes: Uint8Array }>,
+): Uint8Array {
+  let live: EncodedNode[] = g.nodes.flatMap(
+    (node) =>
+      replaced.get(node) ?? [{ bytes: fieldBytes(g.model, node.field), inputs: node.inputs, outputs: node.outputs }],
+  );
+  let used: Set<string>;
   for (;;) {
-    const used = new Set(g.graphOutputs);
-    for (const e of live) for (const i of e.inputs) used.add(i);
+    used = new Set([...g.graphOutputs, ...live.flatMap((e) => e.inputs)]);
     const next = live.filter((e) => e.outputs.some((o) => used.has(o)));
     if (next.length === live.length) break;
     live = next;
   }
-  const used = new Set(g.graphOutputs);
-  const produced = new Set<string>();
-  for (const e of live) {
-    for (const i of e.inputs) used.add(i);
-    for (const o of e.outputs) produced.add(o);
-  }
-  const initializerNames = new Set([...g.initializers.keys(), COS_CACHE, SIN_CACHE, KV_SHAPE]);
+  const produced = new Set(live.flatMap((e) => e.outputs));
+  const initializerNames = [...g.initializers.keys(), ...added.map((a) => a.name)];
   const initializerOf = new Map([...g.initializers].map(([name, field]) => [field, name]));
   const ordered = topologicalOrder(live, [...g.graphInputs, ...initializerNames]);
   const parts: Uint8Array[] = ordered.map((e) => e.bytes);
@@ -388,35 +378,6 @@ function rebuild(g: ModelGraph, replaced: Map<GraphNode, Uint8Array[]>, added: U
     }
     parts.push(fieldBytes(g.model, field));
   }
-  parts.push(...added.filter((a) => used.has(initializerName(a))));
+  parts.push(...added.filter((a) => used.has(a.name)).map((a) => a.bytes));
   return withGraph(g, parts);
-}
-
-/** Inputs and outputs of an encoded node (graph field). */
-function describe(bytes: Uint8Array): { bytes: Uint8Array; inputs: string[]; outputs: string[] } {
-  const inputs: string[] = [];
-  const outputs: string[] = [];
-  const [node] = [...fields(bytes, 0, bytes.length)];
-  if (node === undefined) throw new OnnxProtoError("empty node");
-  for (const f of fields(bytes, node.start, node.start + node.length)) {
-    if (f.number === 1) inputs.push(fieldText(bytes, f));
-    else if (f.number === 2) outputs.push(fieldText(bytes, f));
-  }
-  return { bytes, inputs, outputs };
-}
-
-function valueInfoName(model: Uint8Array, field: { start: number; length: number }): string {
-  for (const f of fields(model, field.start, field.start + field.length)) {
-    if (f.number === 1) return fieldText(model, f);
-  }
-  return "";
-}
-
-function initializerName(encoded: Uint8Array): string {
-  const [field] = [...fields(encoded, 0, encoded.length)];
-  if (field === undefined) return "";
-  for (const f of fields(encoded, field.start, field.start + field.length)) {
-    if (f.number === 8) return fieldText(encoded, f);
-  }
-  return "";
 }

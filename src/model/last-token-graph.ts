@@ -116,7 +116,7 @@ function rewrite(model: Uint8Array, output: string): LastTokenGraph {
   const gathered = `${best.tensor}/lance_e5_last_token`;
   const gather = encodeNode("GatherND", [best.tensor, LAST_TOKEN_INPUT], [gathered], LAST_TOKEN_GATHER, [
     intAttribute("batch_dims", 1),
-  ]);
+  ]).bytes;
   const bestProducer = producer.get(best.tensor);
   const nodeOf = new Map(nodes.map((n) => [n.field, n]));
   const parts: Uint8Array[] = [];
@@ -129,7 +129,7 @@ function rewrite(model: Uint8Array, output: string): LastTokenGraph {
           model,
           node,
           node.inputs.map((i) => (i === best.tensor ? gathered : i)),
-        ),
+        ).bytes,
       );
     } else parts.push(fieldBytes(model, field));
     if (node !== undefined && node === bestProducer) parts.push(gather);

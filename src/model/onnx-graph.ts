@@ -186,7 +186,8 @@ function packedVarints(bytes: Uint8Array, field: Field): bigint[] {
   return values;
 }
 
-function valueInfoName(model: Uint8Array, field: Field): string {
+/** The name of a ValueInfoProto field (graph input, output or value_info). */
+export function valueInfoName(model: Uint8Array, field: Field): string {
   for (const f of fields(model, field.start, field.start + field.length)) {
     if (f.number === VALUE_INFO_NAME) return fieldText(model, f);
   }
@@ -226,6 +227,13 @@ export function intsAttribute(name: string, values: readonly number[]): Uint8Arr
   ]);
 }
 
+/** An encoded node (graph field) with the tensor names it reads and writes, so nobody has to parse it back. */
+export interface EncodedNode {
+  bytes: Uint8Array;
+  inputs: readonly string[];
+  outputs: readonly string[];
+}
+
 /** A NodeProto as a graph field. */
 export function encodeNode(
   opType: string,
@@ -234,8 +242,8 @@ export function encodeNode(
   name: string,
   attributes: readonly Uint8Array[] = [],
   domain = "",
-): Uint8Array {
-  return encodeBytesField(GRAPH_NODE, [
+): EncodedNode {
+  const bytes = encodeBytesField(GRAPH_NODE, [
     ...inputs.map((i) => encodeBytesField(NODE_INPUT, i)),
     ...outputs.map((o) => encodeBytesField(NODE_OUTPUT, o)),
     encodeBytesField(NODE_NAME, name),
@@ -243,6 +251,7 @@ export function encodeNode(
     ...attributes,
     ...(domain === "" ? [] : [encodeBytesField(NODE_DOMAIN, domain)]),
   ]);
+  return { bytes, inputs, outputs };
 }
 
 /**
@@ -254,15 +263,16 @@ export function reencodeNode(
   node: GraphNode,
   inputs: readonly string[],
   attributes: ReadonlyMap<string, Uint8Array> = new Map(),
-): Uint8Array {
+): EncodedNode {
   const rest = [...fields(model, node.field.start, node.field.start + node.field.length)]
     .filter((f) => f.number !== NODE_INPUT && !(f.number === NODE_ATTRIBUTE && attributes.has(attributeName(model, f))))
     .map((f) => fieldBytes(model, f));
-  return encodeBytesField(GRAPH_NODE, [
+  const bytes = encodeBytesField(GRAPH_NODE, [
     ...inputs.map((i) => encodeBytesField(NODE_INPUT, i)),
     ...rest,
     ...attributes.values(),
   ]);
+  return { bytes, inputs, outputs: node.outputs };
 }
 
 /** An initializer (TensorProto) as a graph field, its values given as little-endian raw bytes. */
@@ -271,13 +281,14 @@ export function encodeInitializer(
   dataType: number,
   dims: readonly number[],
   raw: Uint8Array,
-): Uint8Array {
-  return encodeBytesField(GRAPH_INITIALIZER, [
+): { name: string; bytes: Uint8Array } {
+  const bytes = encodeBytesField(GRAPH_INITIALIZER, [
     ...dims.map((d) => encodeVarintField(TENSOR_DIMS, d)),
     encodeVarintField(TENSOR_DATA_TYPE, dataType),
     encodeBytesField(TENSOR_NAME, name),
     encodeBytesField(TENSOR_RAW_DATA, [raw]),
   ]);
+  return { name, bytes };
 }
 
 /** Nodes in an order where each comes after the producers of its inputs (stable: the given order where it can). */
