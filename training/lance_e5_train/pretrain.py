@@ -125,29 +125,36 @@ def token_stream(tokenizer: Tokenizer, docs: list[str], eos_id: int) -> torch.Te
 
 def glove_init(model: MistralForCausalLM, tokenizer: Tokenizer, glove_path: str, seed: int) -> dict:
     """Overwrite whole-word token embeddings with projected GloVe vectors. -> coverage figures."""
-    table = json.loads(Path(glove_path).read_text())
-    vectors: dict[str, list[float]] = table["vectors"]
-    dims = int(table.get("dimensions", 100))  # each entry is [dims..., l2norm, index]
     embedding = cast(torch.Tensor, model.get_input_embeddings().weight)  # (V, H)
+    words = glove_word_vectors(tokenizer, glove_path)
+    dims = next(iter(words.values())).shape[0] if words else 1
     generator = torch.Generator().manual_seed(seed)
     projection = torch.linalg.qr(torch.randn(max(dims, embedding.shape[1]), dims, generator=generator))[0]
     projection = projection[: embedding.shape[1]].T  # (dims, H), orthonormal rows when H >= dims
     scale = embedding.std().item()
-    hits = 0
     with torch.no_grad():
-        pieces = tokenizer.get_vocab()
-        # SentencePiece marks word starts with "▁"; a piece without it continues a word ("ing") and is no word.
-        marked = any(p.startswith("▁") for p in pieces)
-        for piece, token_id in pieces.items():
-            if marked and not piece.startswith("▁"):
-                continue
-            word = piece.removeprefix("▁").lower()
-            if len(word) > 1 and word.isalpha() and word in vectors:
-                v = torch.tensor(vectors[word][:dims])  # (dims,)
-                v = v / v.std()  # (dims,) unit scale, then matched to the random init's scale
-                embedding[token_id] = (v @ projection) * scale * math.sqrt(embedding.shape[1] / dims)
-                hits += 1
-    return {"glove_tokens": hits, "vocab": embedding.shape[0]}
+        for token_id, v in words.items():
+            v = v / v.std()  # (dims,) unit scale, then matched to the random init's scale
+            embedding[token_id] = (v @ projection) * scale * math.sqrt(embedding.shape[1] / dims)
+    return {"glove_tokens": len(words), "vocab": embedding.shape[0]}
+
+
+def glove_word_vectors(tokenizer: Tokenizer, glove_path: str | Path) -> dict[int, torch.Tensor]:
+    """{token id: GloVe vector (dims,)} for every piece of the vocabulary that is a whole word GloVe knows."""
+    table = json.loads(Path(glove_path).read_text())
+    vectors: dict[str, list[float]] = table["vectors"]
+    dims = int(table.get("dimensions", 100))  # each entry is [dims..., l2norm, index]
+    pieces = tokenizer.get_vocab()
+    # SentencePiece marks word starts with "▁"; a piece without it continues a word ("ing") and is no word.
+    marked = any(p.startswith("▁") for p in pieces)
+    found: dict[int, torch.Tensor] = {}
+    for piece, token_id in pieces.items():
+        if marked and not piece.startswith("▁"):
+            continue
+        word = piece.removeprefix("▁").lower()
+        if len(word) > 1 and word.isalpha() and word in vectors:
+            found[token_id] = torch.tensor(vectors[word][:dims])
+    return found
 
 
 def main(args: argparse.Namespace) -> int:
