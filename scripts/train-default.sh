@@ -162,7 +162,10 @@ for line in open(evals_path):
 lexical = pretrain.get("method") == "lexical"
 start = ("initialised as an IDF-weighted bag-of-words encoder (document frequencies of the offline training text)"
          if lexical else "pretrained from scratch on offline text")
-lexical_keys = ("sharpness", "documents", "long_context_base", "long_context_length", "pooling_phase")
+if lexical and pretrain.get("bag"):
+    start += (", its token table first trained contrastively as that bag on the same synthetic data"
+              + (" from GloVe-seeded whole-word pieces" if pretrain["bag"].get("glove_pieces") else ""))
+lexical_keys = ("sharpness", "documents", "long_context_base", "long_context_length", "pooling_phase", "bag")
 base_keys = ("layers", "hidden", "heads", "kv_heads") + (lexical_keys if lexical else ("steps", "seq_len", "glove"))
 descriptor["card"].update({
     "description": f"lance-e5's small default model: a {pretrain['layers']}-layer, {pretrain['hidden']}-wide Mistral "

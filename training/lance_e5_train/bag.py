@@ -43,12 +43,9 @@ class BagEncoder(torch.nn.Module):
         self.hidden = hidden
         self.sharpness = sharpness
 
-    def unit_content(self) -> torch.Tensor:
-        """(V, C) content vectors at unit RMS, as they are written into the Mistral."""
-        return F.normalize(self.content, dim=-1) * math.sqrt(self.content.shape[1])
-
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """ids, mask: (B, L) -> (B, C) unit vectors."""
+        # Unit RMS per token, as lexical_weights writes them (and the Mistral's RMSNorm would make them anyway).
         content = F.normalize(self.content[ids], dim=-1) * math.sqrt(self.content.shape[1])  # (B, L, C)
         importance = self.importance[ids]  # (B, L)
         rms = torch.sqrt((self.content.shape[1] + importance.square()) / self.hidden)  # (B, L)
@@ -64,7 +61,7 @@ class BagTraining:
     batch_size: int = 64
     lr: float = 0.01
     temperature: float = 0.05
-    max_length: int = 512
+    max_length: int = 128
     seed: int = 0
 
 
@@ -72,6 +69,7 @@ def piece_ids(tokenizer: Tokenizer, texts: list[str], excluded: set[int], max_le
     """Each text's token ids without specials (they never enter the bag), at most max_length of them."""
     rows = []
     for encoding in tokenizer.encode_batch([t[: max_length * 32] for t in texts], add_special_tokens=False):
+        # An empty text keeps one (special, weightless) token so that its softmax has something to weigh.
         rows.append([i for i in encoding.ids if i not in excluded][:max_length] or [0])
     return rows
 
