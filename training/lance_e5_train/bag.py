@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -29,7 +29,7 @@ from tokenizers import Tokenizer
 
 from .data import Example, make_batches, split_eval
 from .loss import contrastive_loss
-from .model import E5_TEMPLATE, format_query
+from .model import E5_TEMPLATE, TrainConfig, format_query
 from .pretrain import glove_word_vectors
 
 
@@ -129,7 +129,8 @@ def train_bag(
 def _train_bag(
     bag: BagEncoder, tokenizer: Tokenizer, examples: list[Example], excluded: set[int], settings: BagTraining, log
 ) -> dict:
-    train, held = split_eval(examples, 5.0, 500)
+    defaults = TrainConfig()  # the trainer's held-out slice, so that its metric never sees what the table learnt
+    train, held = split_eval(examples, defaults.eval_percent, defaults.eval_max)
     optimizer = torch.optim.Adam(bag.parameters(), lr=settings.lr)
     # One task family per batch (as the trainer's --group-by-family): then the instruction, shared by the whole
     # batch, cannot tell a positive from the negatives, and its words learn to weigh little. Mixed batches teach
@@ -137,7 +138,7 @@ def _train_bag(
     batches = make_batches([e.task_family for e in train], settings.batch_size, settings.epochs, settings.seed, True)
     total = len(batches)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / max(total, 1)))
-    report: dict = {"examples": len(train), "held_out": len(held), "steps": total, **settings.__dict__}
+    report: dict = {"examples": len(train), "held_out": len(held), "steps": total, **asdict(settings)}
     report["recall@1_before"] = held_out_recall(bag, tokenizer, held, excluded, settings.max_length)
     started = time.time()
     for step, indices in enumerate(batches, start=1):
@@ -178,11 +179,11 @@ def glove_content(tokenizer: Tokenizer, glove_path: str | Path, content: torch.T
     is normalised per token later (BagEncoder, lexical_weights), so only directions matter. -> pieces covered."""
     words = glove_word_vectors(tokenizer, glove_path)
     width = content.shape[1]
+    dims = next(iter(words.values())).shape[0] if words else 0
+    if dims >= width:
+        raise ValueError(f"GloVe has {dims} dims; the content vectors only {width}")
     with torch.no_grad():
         for token_id, v in words.items():
-            dims = v.shape[0]
-            if dims >= width:
-                raise ValueError(f"GloVe has {dims} dims; the content vectors only {width}")
             code = content[token_id, dims:]
             content[token_id, dims:] = code / code.norm()
             content[token_id, :dims] = v / v.norm()

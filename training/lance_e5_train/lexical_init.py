@@ -40,7 +40,7 @@ from tokenizers import Tokenizer
 from transformers import MistralForCausalLM
 
 from .bag import BagEncoder, BagTraining, glove_content, train_bag
-from .data import read_examples, report_bad_lines
+from .data import Example, read_examples, report_bad_lines
 from .model import E5_TEMPLATE, format_query
 from .pretrain import add_architecture_arguments, mistral_config, read_documents, save_tokenizer
 
@@ -174,10 +174,12 @@ def lexical_weights(
         model_body.norm.weight[importance_dim] = 0.0
 
 
-def trained_table(
-    args: argparse.Namespace, tokenizer: Tokenizer, idf: torch.Tensor, specials: list[int], hidden: int
-) -> tuple[tuple[torch.Tensor, torch.Tensor], dict]:
-    """The token table trained on --train-data (bag.py), from random codes (+ GloVe) and log IDF."""
+def training_examples(args: argparse.Namespace) -> tuple[list[Example], int]:
+    """--train-data's usable examples and its bad-line count, refused when too few (before any slow work)."""
+    if not args.train_data:
+        if args.glove:
+            raise SystemExit("init-lexical: --glove seeds the token-table training: give --train-data too")
+        return [], 0
     examples, bad = read_examples(args.train_data)
     if bad:
         report_bad_lines(bad)
@@ -185,6 +187,18 @@ def trained_table(
         raise SystemExit(
             f"init-lexical: {len(examples)} usable examples in --train-data; need {2 * args.bag_batch_size}"
         )
+    return examples, len(bad)
+
+
+def trained_table(
+    args: argparse.Namespace,
+    examples: list[Example],
+    tokenizer: Tokenizer,
+    idf: torch.Tensor,
+    specials: list[int],
+    hidden: int,
+) -> tuple[tuple[torch.Tensor, torch.Tensor], dict]:
+    """The token table trained on `examples` (bag.py), from random codes (+ GloVe) and log IDF."""
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     content = torch.randn(tokenizer.get_vocab_size(), hidden - 2)  # (V, H-2) random codes, seeded by main
@@ -196,7 +210,7 @@ def trained_table(
         args.bag_epochs, args.bag_batch_size, args.bag_lr, args.bag_temperature, args.bag_max_length, args.seed
     )
     report = train_bag(bag, tokenizer, examples, set(specials), settings)
-    report.update(glove_pieces=glove_pieces, bad_lines=len(bad))
+    report["glove_pieces"] = glove_pieces
     return (bag.content.detach(), bag.importance.detach()), report
 
 
@@ -207,6 +221,7 @@ def main(args: argparse.Namespace) -> int:
     bos_id, eos_id = tokenizer.token_to_id(args.bos_token), tokenizer.token_to_id(args.eos_token)
     if eos_id is None:
         raise SystemExit(f"init-lexical: EOS token {args.eos_token!r} is not in {args.tokenizer}")
+    examples, bad_lines = training_examples(args)
     docs = read_documents(args.text) + instruction_documents(args.instructions)
     if not docs:
         raise SystemExit("init-lexical: no documents in --text / --instructions")
@@ -225,10 +240,9 @@ def main(args: argparse.Namespace) -> int:
     if not 0 <= phase < math.pi / 2:
         raise SystemExit(f"init-lexical: a pooling phase of {phase:.2f} rad (>= pi/2): this base/length is too long")
     table_values, bag_report = None, None
-    if args.train_data:
-        table_values, bag_report = trained_table(args, tokenizer, idf, specials, config.hidden_size)
-    elif args.glove:
-        raise SystemExit("init-lexical: --glove seeds the token-table training: give --train-data too")
+    if examples:
+        table_values, bag_report = trained_table(args, examples, tokenizer, idf, specials, config.hidden_size)
+        bag_report["bad_lines"] = bad_lines
     lexical_weights(model, idf, specials, eos_id, args.sharpness, phase, table_values)
 
     out.mkdir(parents=True, exist_ok=True)
