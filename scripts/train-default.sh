@@ -64,9 +64,12 @@ if [[ ${BASE_INIT:-lm} == lexical ]]; then
   # BAG_EPOCHS > 0: the token table (content vectors + importances) is first trained on the synthetic pairs (bag.py).
   bag_args=()
   if (( ${BAG_EPOCHS:-0} > 0 )); then
+    # shellcheck disable=SC2086  # BAG_UPWEIGHT is a space-separated list of SOURCE=TIMES
     bag_args=(--train-data "$work/synth.jsonl" --bag-epochs "$BAG_EPOCHS" --bag-max-length "$BAG_MAX_LENGTH"
-      --threads "$THREADS" "${glove_args[@]}")
+      --bag-temperature "${BAG_TEMPERATURE:-0.05}" --threads "$THREADS" "${glove_args[@]}" --bag-upweight ${BAG_UPWEIGHT:-})
   fi
+  # GATE_INSTRUCTION=1: layer 0 keeps the query's instruction out of its bag (init-lexical --gate-instruction).
+  [[ ${GATE_INSTRUCTION:-0} == 1 ]] && bag_args+=(--gate-instruction)
   if [[ ! -f $work/base/config.json ]]; then
     "$py" -m lance_e5_train init-lexical --out "$work/base" --text "$work/pretrain.txt" --instructions "$work/synth.jsonl" \
       --layers "$LAYERS" --hidden "$HIDDEN" --heads "$HEADS" --kv-heads "$KV_HEADS" --sharpness "$SHARPNESS" --seed "$SEED" \
@@ -163,9 +166,14 @@ lexical = pretrain.get("method") == "lexical"
 start = ("initialised as an IDF-weighted bag-of-words encoder (document frequencies of the offline training text)"
          if lexical else "pretrained from scratch on offline text")
 if lexical and pretrain.get("bag"):
+    upweight = dict(pretrain["bag"].get("upweight") or [])
     start += (", its token table first trained contrastively as that bag on the same synthetic data"
-              + (" from GloVe-seeded whole-word pieces" if pretrain["bag"].get("glove_pieces") else ""))
-lexical_keys = ("sharpness", "documents", "long_context_base", "long_context_length", "pooling_phase", "bag")
+              + (" from GloVe-seeded whole-word pieces" if pretrain["bag"].get("glove_pieces") else "")
+              + "".join(f" ({source} examples counted {times}x)" for source, times in upweight.items()))
+if lexical and pretrain.get("instruction_gate"):
+    start += ", with a first layer that keeps a query's instruction out of its bag"
+lexical_keys = ("sharpness", "documents", "long_context_base", "long_context_length", "pooling_phase", "bag",
+                "instruction_gate")
 base_keys = ("layers", "hidden", "heads", "kv_heads") + (lexical_keys if lexical else ("steps", "seq_len", "glove"))
 descriptor["card"].update({
     "description": f"lance-e5's small default model: a {pretrain['layers']}-layer, {pretrain['hidden']}-wide Mistral "

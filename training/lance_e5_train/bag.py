@@ -13,6 +13,16 @@ The arithmetic (one token embedding e = [content (C dims), EOS marker, importanc
     score_t = sharpness * importance_t / rms_t                 EOS query (marker) . key (importance), see lexical_init
     bag = sum_t softmax(score)_t * content_t / rms_t           what v/o copy into the EOS position
 Content vectors are kept at unit RMS (norm sqrt(C)), as the Mistral's RMSNorm would make them anyway.
+
+With an InstructionGate (init-lexical --gate-instruction) the query template's marker token ("Query" after the
+newline) and every token after it get `bonus` added to their score: a bag alone cannot tell an instruction's words
+from the query's, and an instruction full of in-domain words ("command", "manual page") otherwise pulls every query
+towards the documents that contain them. Documents have no marker, so their scores are unchanged (softmax ignores a
+shared shift). The Mistral computes the gate in its first layer, with three more reserved dims per token: a constant
+1 (the gate's query), the marker indicator (its key and value) and the gate's output, 1 from the marker on; they
+enter the RMSNorm:
+    rms_t = sqrt((|content_t|^2 + importance_t^2 + 1 + marker_value^2 [t = marker] + 1 [t >= marker]) / H)
+    score_t = (sharpness * importance_t + bonus [t >= marker]) / rms_t
 """
 
 from __future__ import annotations
@@ -33,23 +43,47 @@ from .model import E5_TEMPLATE, TrainConfig, format_query
 from .pretrain import glove_word_vectors
 
 
+@dataclass(frozen=True)
+class InstructionGate:
+    """Tokens from `token` (the template's query marker) on weigh exp(bonus) times more in the bag."""
+
+    token: int
+    bonus: float = 40.0  # exp(-40): the instruction's words drop out of a query's bag (scores are < 2 sqrt(H))
+    marker_value: float = 8.0  # the marker token's indicator dim: the key that layer 0's gate head finds
+
+
 class BagEncoder(torch.nn.Module):
     """Token ids -> unit vectors, exactly the weighted bag the lexical Mistral's EOS position computes."""
 
-    def __init__(self, content: torch.Tensor, importance: torch.Tensor, hidden: int, sharpness: float) -> None:
+    def __init__(
+        self,
+        content: torch.Tensor,
+        importance: torch.Tensor,
+        hidden: int,
+        sharpness: float,
+        gate: InstructionGate | None = None,
+    ) -> None:
         super().__init__()
         self.content = torch.nn.Parameter(content.clone())  # (V, C)
         self.importance = torch.nn.Parameter(importance.clone())  # (V,)
         self.hidden = hidden
         self.sharpness = sharpness
+        self.gate = gate
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """ids, mask: (B, L) -> (B, C) unit vectors."""
         # Unit RMS per token, as lexical_weights writes them (and the Mistral's RMSNorm would make them anyway).
         content = F.normalize(self.content[ids], dim=-1) * math.sqrt(self.content.shape[1])  # (B, L, C)
         importance = self.importance[ids]  # (B, L)
-        rms = torch.sqrt((self.content.shape[1] + importance.square()) / self.hidden)  # (B, L)
-        score = (self.sharpness * importance / rms).masked_fill(~mask, float("-inf"))  # (B, L)
+        square = self.content.shape[1] + importance.square()  # (B, L) summed squares of the token's input dims
+        score = self.sharpness * importance  # (B, L) before the RMSNorm
+        if self.gate is not None:
+            is_marker = ids == self.gate.token  # (B, L)
+            after = (is_marker.cumsum(dim=-1) > 0).float()  # (B, L) the marker and what follows it
+            square = square + 1 + is_marker.float() * self.gate.marker_value**2 + after
+            score = score + self.gate.bonus * after
+        rms = torch.sqrt(square / self.hidden)  # (B, L)
+        score = (score / rms).masked_fill(~mask, float("-inf"))  # (B, L)
         weights = torch.softmax(score, dim=-1)  # (B, L)
         bag = torch.einsum("bl,blc->bc", weights, content / rms.unsqueeze(-1))  # (B, C)
         return F.normalize(bag, dim=-1)
@@ -63,6 +97,8 @@ class BagTraining:
     temperature: float = 0.05
     max_length: int = 128
     seed: int = 0
+    # (source, times): that source's training examples count `times` over, e.g. ("offline:man", 3)
+    upweight: tuple[tuple[str, int], ...] = ()
 
 
 def piece_ids(tokenizer: Tokenizer, texts: list[str], excluded: set[int], max_length: int) -> list[list[int]]:
@@ -131,6 +167,8 @@ def _train_bag(
 ) -> dict:
     defaults = TrainConfig()  # the trainer's held-out slice, so that its metric never sees what the table learnt
     train, held = split_eval(examples, defaults.eval_percent, defaults.eval_max)
+    for source, times in settings.upweight:  # after the split: no copy of a held-out example is trained on
+        train += [e for e in train if e.source == source] * (times - 1)
     optimizer = torch.optim.Adam(bag.parameters(), lr=settings.lr)
     # One task family per batch (as the trainer's --group-by-family): then the instruction, shared by the whole
     # batch, cannot tell a positive from the negatives, and its words learn to weigh little. Mixed batches teach

@@ -33,13 +33,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer
-from transformers import MistralForCausalLM
+from transformers import MistralConfig, MistralForCausalLM
 
-from .bag import BagEncoder, BagTraining, glove_content, train_bag
+from .bag import BagEncoder, BagTraining, InstructionGate, glove_content, train_bag
 from .data import Example, read_examples, report_bad_lines
 from .model import E5_TEMPLATE, format_query
 from .pretrain import add_architecture_arguments, mistral_config, read_documents, save_tokenizer
@@ -74,6 +75,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--bag-temperature", type=float, default=0.05, help="InfoNCE temperature of the token-table training")
     a("--bag-batch-size", type=int, default=64)
     a("--bag-max-length", type=int, default=128, help="tokens per text in the token-table training")
+    a(
+        "--bag-upweight",
+        nargs="*",
+        default=[],
+        metavar="SOURCE=TIMES",
+        help="count a source's training examples TIMES over in the token-table training, e.g. offline:man=3",
+    )
+    a(
+        "--gate-instruction",
+        action="store_true",
+        help="layer 0 flags the template's query marker and what follows it, so that the instruction before it "
+        "leaves a query's bag (needs one layer more than pooling alone)",
+    )
     a("--threads", type=int, default=0)
     a("--long-context-base", type=float, help="RoPE base of long-context mode: centres the pooling's rotary phase")
     a("--long-context-length", type=int, help="max tokens of long-context mode (with --long-context-base)")
@@ -110,6 +124,24 @@ def pooling_phase(head_dim: int, rope_base: float | None, max_length: int | None
     return theta * max_length / 2
 
 
+def reserved_dims(gate: InstructionGate | None) -> int:
+    """Dims after the content vector: EOS marker, importance (+ constant, marker indicator, gate output)."""
+    return 2 if gate is None else 5
+
+
+def check_pooling_capacity(config: MistralConfig, gate: InstructionGate | None) -> None:
+    """Each pooling layer pools kv heads x head width content dims: together they must cover all of them."""
+    width = config.hidden_size // config.num_attention_heads
+    pooling_layers = config.num_hidden_layers - (gate is not None)
+    content_dims = config.hidden_size - reserved_dims(gate)
+    if pooling_layers * config.num_key_value_heads * width < content_dims:
+        raise ValueError(
+            f"init-lexical: {pooling_layers} pooling layers x {config.num_key_value_heads} kv heads x {width} dims "
+            f"cannot pool {content_dims} content dims; use more layers or kv heads"
+            + (" (the instruction gate takes layer 0)" if gate is not None else "")
+        )
+
+
 def lexical_weights(
     model: MistralForCausalLM,
     idf: torch.Tensor,
@@ -118,24 +150,24 @@ def lexical_weights(
     sharpness: float,
     phase: float = 0.0,
     table_values: tuple[torch.Tensor, torch.Tensor] | None = None,
+    gate: InstructionGate | None = None,
 ):
     """Overwrite `model`'s weights in place so that its EOS position holds the IDF-weighted bag of content vectors.
-    `table_values` = (content (V, H-2), importance (V,)) replaces the random content vectors and log IDF, e.g. with
+    `table_values` = (content (V, C), importance (V,)) replaces the random content vectors and log IDF, e.g. with
     a table trained by `bag.train_bag`.
     `phase` (radians, see pooling_phase) turns each head's query on the slow rotary pair so that the pooling's
-    position factor cos(theta * distance - phase) is centred on a long-context window instead of on distance 0."""
+    position factor cos(theta * distance - phase) is centred on a long-context window instead of on distance 0.
+    `gate` (bag.InstructionGate): layer 0 no longer pools but flags the query marker and every token after it, and
+    the pooling layers' keys add the gate's bonus to flagged tokens, so that a query's instruction leaves its bag."""
     config = model.config
     hidden, heads, groups = config.hidden_size, config.num_attention_heads, config.num_key_value_heads
     width = hidden // heads  # D
     per_group = heads // groups  # query heads sharing one key/value head
-    content_dims = hidden - 2
-    marker_dim, importance_dim = hidden - 2, hidden - 1
+    content_dims = hidden - reserved_dims(gate)  # C
+    marker_dim, importance_dim = content_dims, content_dims + 1
+    constant_dim, indicator_dim, gate_dim = content_dims + 2, content_dims + 3, content_dims + 4  # with a gate
     slice_width = groups * width  # content dims pooled by one layer
-    if config.num_hidden_layers * slice_width < content_dims:
-        raise ValueError(
-            f"init-lexical: {config.num_hidden_layers} layers x {groups} kv heads x {width} dims cannot pool "
-            f"{content_dims} content dims; use more layers or kv heads"
-        )
+    check_pooling_capacity(config, gate)
     slow = width // 2 - 1  # the slowest rotary pair is (slow, slow + D/2) in HF's rotate_half layout
     model_body = model.model
     with torch.no_grad():
@@ -144,7 +176,7 @@ def lexical_weights(
             content, importance = torch.randn(table.shape[0], content_dims), torch.log(idf)  # seeded by the caller
         else:
             content, importance = table_values
-        content = content * math.sqrt(content_dims) / content.norm(dim=1, keepdim=True)  # (V, H-2) unit RMS
+        content = content * math.sqrt(content_dims) / content.norm(dim=1, keepdim=True)  # (V, C) unit RMS
         table.zero_()
         table[:, :content_dims] = content
         table[:, importance_dim] = importance
@@ -152,14 +184,29 @@ def lexical_weights(
             table[token].zero_()
             table[token, importance_dim] = EXCLUDED_IMPORTANCE
         table[eos_id, marker_dim] = EOS_MARKER  # after RMSNorm ~sqrt(H): the dominant dim of EOS at every layer
+        for layer in model_body.layers:
+            for weight in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                weight.weight.zero_()
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        pooling = model_body.layers
+        if gate is not None:
+            gate_head(model_body.layers[0].self_attn, table, gate, hidden, width, slow, constant_dim, indicator_dim,
+                      gate_dim)
+            pooling = model_body.layers[1:]
         # score = q.k / sqrt(D) = sqrt(H) * scale * log IDF / sqrt(D)  ->  weights IDF ** sharpness
         q_scale = sharpness * math.sqrt(width) / math.sqrt(hidden)
-        for k, layer in enumerate(model_body.layers):
-            attention, mlp = layer.self_attn, layer.mlp
-            for weight in (attention.q_proj, attention.k_proj, attention.v_proj, attention.o_proj, mlp.down_proj):
-                weight.weight.zero_()
+        # With the gate's constant dim, positions other than EOS attend to BOS (key = its importance, -20, the lowest
+        # of all), whose value is 0: they add nothing to the residual, so later layers read the embeddings exactly.
+        # (Without it they would add their prefix's mean, shifting each token's RMS and, through the gate's large
+        # bonus, its weight.) EOS's query gets the same term back through its marker.
+        sink = 0.0 if gate is None else sink_query(hidden, width)
+        for k, layer in enumerate(pooling):
+            attention = layer.self_attn
             for g in range(groups):
                 attention.k_proj.weight[g * width + slow, importance_dim] = 1.0
+                if gate is not None:  # flagged tokens: + bonus / sharpness in the key -> + bonus in the score
+                    attention.k_proj.weight[g * width + slow, gate_dim] = gate.bonus / sharpness
                 for d in range(width):
                     source = k * slice_width + g * width + d
                     if source < content_dims:
@@ -168,10 +215,42 @@ def lexical_weights(
             for h in range(heads):
                 # HF's RoPE turns the pair by +position*theta, so q.k ~ cos(q's angle + theta * distance): a query
                 # at angle -phase peaks at distance phase / theta, the middle of the window.
-                attention.q_proj.weight[h * width + slow, marker_dim] = q_scale
-                attention.q_proj.weight[h * width + slow + width // 2, marker_dim] = -q_scale * math.tan(phase)
-        model_body.norm.weight[marker_dim] = 0.0
-        model_body.norm.weight[importance_dim] = 0.0
+                on_marker = q_scale + sink / EOS_MARKER
+                attention.q_proj.weight[h * width + slow, marker_dim] = on_marker
+                attention.q_proj.weight[h * width + slow + width // 2, marker_dim] = -on_marker * math.tan(phase)
+                if gate is not None:
+                    attention.q_proj.weight[h * width + slow, constant_dim] = -sink
+                    attention.q_proj.weight[h * width + slow + width // 2, constant_dim] = sink * math.tan(phase)
+        for dim in range(content_dims, hidden):  # the output is the pooled content alone
+            model_body.norm.weight[dim] = 0.0
+
+
+def sink_query(hidden: int, width: int) -> float:
+    """The weight that turns a non-EOS position's query (-weight * constant) towards BOS: BOS's key is
+    -20 / rms_BOS, others' >= about half that, so BOS leads every other key by >= 30 in the score."""
+    bos_key = abs(EXCLUDED_IMPORTANCE) / math.sqrt((EXCLUDED_IMPORTANCE**2 + 1) / hidden)
+    return 60.0 * math.sqrt(width) / bos_key
+
+
+# The gate head's score for the marker: exp(40) outweighs any number of unflagged keys (scored 0) in 32k tokens.
+GATE_SCORE = 40.0
+
+
+def gate_head(attention, table: torch.Tensor, gate: InstructionGate, hidden: int, width: int, slow: int,
+              constant_dim: int, indicator_dim: int, gate_dim: int) -> None:
+    """Layer 0, head 0: every position's query (from the constant dim) finds the marker's key (its indicator dim)
+    if the marker is at or before it, and copies the marker's indicator, scaled to 1, into the gate dim. Before the
+    marker (and in documents, which have none) every key scores 0 and every value is 0: the gate stays 0."""
+    table[:, constant_dim] = 1.0
+    table[gate.token, indicator_dim] = gate.marker_value
+    rms = lambda row: math.sqrt(float(row.square().sum()) / hidden)  # noqa: E731  the input RMSNorm's divisor
+    marker_rms, typical_rms = rms(table[gate.token]), 1.0
+    # q.k / sqrt(D) = a^2 * (1 / rms_t) * (marker_value / marker_rms) / sqrt(D) = GATE_SCORE for a unit-RMS t
+    a = math.sqrt(GATE_SCORE * math.sqrt(width) * marker_rms * typical_rms / gate.marker_value)
+    attention.q_proj.weight[slow, constant_dim] = a
+    attention.k_proj.weight[slow, indicator_dim] = a
+    attention.v_proj.weight[0, indicator_dim] = 1.0
+    attention.o_proj.weight[gate_dim, 0] = marker_rms / gate.marker_value  # the value marker_value / rms -> 1
 
 
 def training_examples(args: argparse.Namespace) -> tuple[list[Example], int]:
@@ -197,21 +276,48 @@ def trained_table(
     idf: torch.Tensor,
     specials: list[int],
     hidden: int,
+    gate: InstructionGate | None,
 ) -> tuple[tuple[torch.Tensor, torch.Tensor], dict]:
     """The token table trained on `examples` (bag.py), from random codes (+ GloVe) and log IDF."""
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    content = torch.randn(tokenizer.get_vocab_size(), hidden - 2)  # (V, H-2) random codes, seeded by main
+    content = torch.randn(tokenizer.get_vocab_size(), hidden - reserved_dims(gate))  # (V, C) seeded by main
     glove_pieces = glove_content(tokenizer, args.glove, content) if args.glove else 0
     importance = torch.log(idf)  # (V,)
     importance[specials] = EXCLUDED_IMPORTANCE
-    bag = BagEncoder(content, importance, hidden, args.sharpness)
+    bag = BagEncoder(content, importance, hidden, args.sharpness, gate)
     settings = BagTraining(
-        args.bag_epochs, args.bag_batch_size, args.bag_lr, args.bag_temperature, args.bag_max_length, args.seed
+        args.bag_epochs,
+        args.bag_batch_size,
+        args.bag_lr,
+        args.bag_temperature,
+        args.bag_max_length,
+        args.seed,
+        upweights(args.bag_upweight),
     )
     report = train_bag(bag, tokenizer, examples, set(specials), settings)
     report["glove_pieces"] = glove_pieces
     return (bag.content.detach(), bag.importance.detach()), report
+
+
+def upweights(specs: list[str]) -> tuple[tuple[str, int], ...]:
+    """--bag-upweight's SOURCE=TIMES pairs, refused unless TIMES is a whole number >= 1."""
+    pairs = []
+    for spec in specs:
+        source, _, times = spec.rpartition("=")
+        if not source or not times.isdigit() or int(times) < 1:
+            raise SystemExit(f"init-lexical: --bag-upweight {spec!r}: expected SOURCE=TIMES, e.g. offline:man=3")
+        pairs.append((source, int(times)))
+    return tuple(pairs)
+
+
+def query_marker(tokenizer: Tokenizer) -> int:
+    """The id of the template's query marker ("Query" after the newline of "Instruct: {task}\nQuery: {query}")."""
+    encoding = tokenizer.encode(format_query(E5_TEMPLATE, "task", "query"), add_special_tokens=False)
+    markers = [i for i, piece in zip(encoding.ids, encoding.tokens, strict=True) if "Query" in piece]
+    if not markers:
+        raise SystemExit(f"init-lexical: --gate-instruction: no token of {encoding.tokens} holds 'Query'")
+    return markers[-1]
 
 
 def main(args: argparse.Namespace) -> int:
@@ -221,7 +327,9 @@ def main(args: argparse.Namespace) -> int:
     bos_id, eos_id = tokenizer.token_to_id(args.bos_token), tokenizer.token_to_id(args.eos_token)
     if eos_id is None:
         raise SystemExit(f"init-lexical: EOS token {args.eos_token!r} is not in {args.tokenizer}")
+    upweights(args.bag_upweight)  # refuse a malformed flag before the slow work
     examples, bad_lines = training_examples(args)
+    gate = InstructionGate(query_marker(tokenizer)) if args.gate_instruction else None
     docs = read_documents(args.text) + instruction_documents(args.instructions)
     if not docs:
         raise SystemExit("init-lexical: no documents in --text / --instructions")
@@ -239,16 +347,19 @@ def main(args: argparse.Namespace) -> int:
     )
     if not 0 <= phase < math.pi / 2:
         raise SystemExit(f"init-lexical: a pooling phase of {phase:.2f} rad (>= pi/2): this base/length is too long")
+    check_pooling_capacity(config, gate)  # before the minutes of table training
     table_values, bag_report = None, None
     if examples:
-        table_values, bag_report = trained_table(args, examples, tokenizer, idf, specials, config.hidden_size)
+        table_values, bag_report = trained_table(args, examples, tokenizer, idf, specials, config.hidden_size, gate)
         bag_report["bad_lines"] = bad_lines
-    lexical_weights(model, idf, specials, eos_id, args.sharpness, phase, table_values)
+    lexical_weights(model, idf, specials, eos_id, args.sharpness, phase, table_values, gate)
 
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     save_tokenizer(args, out)
     report = {**vars(args), "method": "lexical", "documents": len(docs), "pooling_phase": phase, "bag": bag_report}
+    if gate is not None:
+        report["instruction_gate"] = {**asdict(gate), "piece": tokenizer.id_to_token(gate.token)}
     (out / "pretrain_config.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({"event": "done", "out": str(out), "documents": len(docs), "vocab": config.vocab_size}))
     return 0

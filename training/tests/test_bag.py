@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from tiny_base import (
     write_jsonl,
 )
 
-from lance_e5_train.bag import BagEncoder, glove_content
+from lance_e5_train.bag import BagEncoder, InstructionGate, glove_content
 from lance_e5_train.model import E5_TEMPLATE, TextEncoder, embed_texts, format_query, load_encoder_model
 
 SHARPNESS = 2.0
@@ -80,16 +81,57 @@ def test_the_mistral_computes_the_trained_bag(trained_base: Path) -> None:
     scores = embed_texts(model, encoder, queries) @ embed_texts(model, encoder, [e["positive"] for e in fresh]).T
     top1 = (scores.argmax(dim=1) == torch.arange(40)).float().mean().item()
     assert top1 >= 0.4, f"top-1 {top1:.2f} over 40 (chance 0.025)"
+    assert_mistral_computes_its_bag(trained_base, None, 0.98)
+
+
+def assert_mistral_computes_its_bag(base: Path, gate: InstructionGate | None, minimum: float) -> None:
+    """The Mistral's embeddings of documents and of a query with its instruction = BagEncoder's (cosine > minimum;
+    without the gate's BOS sink, positions other than EOS add their prefix's mean and shift later layers a bit)."""
+    model = load_encoder_model(base).eval()
+    encoder = TextEncoder.from_dir(base, 128)
     table = model.get_input_embeddings().weight.detach()  # (V, H)
-    bag = BagEncoder(table[:, :-2], table[:, -1], table.shape[1], SHARPNESS)
+    content_dims = table.shape[1] - (2 if gate is None else 5)
+    bag = BagEncoder(table[:, :content_dims], table[:, content_dims + 1], table.shape[1], SHARPNESS, gate)
     texts = [e["positive"] for e in synonym_examples(3, seed=9)]
     texts.append(format_query(E5_TEMPLATE, INSTRUCTION, synonym_examples(1, seed=9)[0]["query"]))
     vectors = embed_texts(model, encoder, texts)  # (4, H)
     for text, vector in zip(texts, vectors, strict=True):
         ids = [i for i in encoder.ids(text) if i not in (0, 1, 2)]  # specials never enter the bag
         expected = bag(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.bool))[0]
-        cosine = torch.dot(torch.nn.functional.normalize(vector[:-2], dim=0), expected).item()
-        assert cosine > 0.98, f"{text!r}: cosine with the bag {cosine:.4f}"
+        cosine = torch.dot(torch.nn.functional.normalize(vector[:content_dims], dim=0), expected).item()
+        assert cosine > minimum, f"{text!r}: cosine with the bag {cosine:.6f}"
+
+
+@pytest.fixture(scope="module")
+def gated_base(trained_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same data and flags plus --gate-instruction (one layer more: the gate takes layer 0)."""
+    root = tmp_path_factory.mktemp("gated")
+    shutil.copy(trained_base.parent / "corpus.txt", root / "corpus.txt")
+    flags = ("--train-data", trained_base.parent / "synth.jsonl", *BAG_FLAGS, "--gate-instruction", "--layers", 3)
+    assert build_base("init-lexical", root, *TINY_SIZE_FLAGS, "--sharpness", SHARPNESS, *flags) == 0
+    return root / "base"
+
+
+def instruction_drift(base: Path) -> float:
+    """Lowest cosine between a query embedded under the task's instruction and under an instruction made of
+    another topic's words (in-domain words that an ungated bag mixes into every query)."""
+    model = load_encoder_model(base).eval()
+    encoder = TextEncoder.from_dir(base, 128)
+    queries = [e["query"] for e in synonym_examples(10, seed=13)]
+    foreign = " ".join(word(0, k) for k in range(WORDS_PER_TOPIC))
+    a = embed_texts(model, encoder, [format_query(E5_TEMPLATE, INSTRUCTION, q) for q in queries])
+    b = embed_texts(model, encoder, [format_query(E5_TEMPLATE, foreign, q) for q in queries])
+    return torch.nn.functional.cosine_similarity(a, b).min().item()
+
+
+def test_the_instruction_gate_drops_the_instruction_from_queries(trained_base: Path, gated_base: Path) -> None:
+    config = json.loads((gated_base / "pretrain_config.json").read_text())
+    gate = InstructionGate(config["instruction_gate"]["token"])
+    assert config["instruction_gate"]["piece"] == "Query:", "the tiny tokenizer's marker"
+    assert_mistral_computes_its_bag(gated_base, gate, 0.9999)
+    gated, ungated = instruction_drift(gated_base), instruction_drift(trained_base)
+    assert gated > 0.999, f"gated: a query moved to cosine {gated:.4f} under another instruction"
+    assert ungated < 0.95, f"without the gate the instruction should move queries (cosine {ungated:.4f})"
 
 
 def test_glove_vectors_seed_whole_word_pieces_only(tmp_path: Path) -> None:
@@ -112,4 +154,7 @@ def test_glove_without_training_data_and_too_few_examples_are_refused(tmp_path: 
     write_jsonl(tmp_path / "synth.jsonl", synonym_examples(20, seed=1))
     with pytest.raises(SystemExit, match="20 usable examples in --train-data; need 32"):
         build_base("init-lexical", tmp_path, *TINY_SIZE_FLAGS, "--train-data", tmp_path / "synth.jsonl", *BAG_FLAGS)
+    with pytest.raises(SystemExit, match="--bag-upweight 'offline:toy=0': expected SOURCE=TIMES"):
+        build_base("init-lexical", tmp_path, *TINY_SIZE_FLAGS, "--train-data", tmp_path / "synth.jsonl",
+                   "--bag-upweight", "offline:toy=0")
     assert not (tmp_path / "base").exists(), "nothing is written"

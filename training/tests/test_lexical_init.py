@@ -130,6 +130,14 @@ def test_too_few_layers_to_pool_every_dim_is_refused(tmp_path: Path) -> None:
         )
 
 
+def test_the_instruction_gate_needs_a_layer_of_its_own(tmp_path: Path) -> None:
+    toy_corpus(tmp_path / "corpus.txt", 20, seed=1)
+    flags = ("--layers", 2, "--hidden", 64, "--heads", 4, "--kv-heads", 2, "--gate-instruction")
+    with pytest.raises(ValueError, match=r"1 pooling layers .* cannot pool 59 content dims.*takes layer 0"):
+        init_lexical(tmp_path, *flags)
+    assert not (tmp_path / "base").exists(), "refused before anything is written"
+
+
 def test_no_documents_is_refused_naming_the_inputs(tmp_path: Path) -> None:
     (tmp_path / "corpus.txt").write_text("\n\n")
     with pytest.raises(SystemExit, match="no documents in --text / --instructions"):
