@@ -26,6 +26,13 @@ Specials (BOS, EOS, UNK) carry no content and an importance of -20: they never e
 
 With --train-data, the content vectors and importances are not left random / log IDF: bag.py first trains them as
 that same bag on the synthetic pairs (optionally from GloVe vectors), and the weights above are written around them.
+
+With --gate-instruction (bag.InstructionGate), three more dims follow the importance: a constant 1, an indicator of
+the template's query marker, and the gate's output. Layer 0 does not pool: its head 0 (query: the constant; key and
+value: the indicator) writes 1 into the gate dim at the marker and every position after it, 0 before it and in
+documents. The pooling layers' keys add bonus / sharpness times the gate dim, so a query's instruction drops out
+of its bag. Their non-EOS positions get a query of -constant (given back to EOS through its marker), which finds
+BOS's key (-20, the lowest) and its zero value: they write nothing, and each layer reads the embeddings exactly.
 """
 
 from __future__ import annotations
