@@ -198,8 +198,9 @@ def lexical_weights(
             layer.mlp.down_proj.weight.zero_()
         pooling = model_body.layers
         if gate is not None:
-            gate_head(model_body.layers[0].self_attn, table, gate, hidden, width, slow, constant_dim, indicator_dim,
-                      gate_dim)
+            gate_head(
+                model_body.layers[0].self_attn, table, gate, hidden, width, slow, constant_dim, indicator_dim, gate_dim
+            )
             pooling = model_body.layers[1:]
         # score = q.k / sqrt(D) = sqrt(H) * scale * log IDF / sqrt(D)  ->  weights IDF ** sharpness
         q_scale = sharpness * math.sqrt(width) / math.sqrt(hidden)
@@ -243,15 +244,24 @@ def sink_query(hidden: int, width: int) -> float:
 GATE_SCORE = 40.0
 
 
-def gate_head(attention, table: torch.Tensor, gate: InstructionGate, hidden: int, width: int, slow: int,
-              constant_dim: int, indicator_dim: int, gate_dim: int) -> None:
+def gate_head(
+    attention,
+    table: torch.Tensor,
+    gate: InstructionGate,
+    hidden: int,
+    width: int,
+    slow: int,
+    constant_dim: int,
+    indicator_dim: int,
+    gate_dim: int,
+) -> None:
     """Layer 0, head 0: every position's query (from the constant dim) finds the marker's key (its indicator dim)
     if the marker is at or before it, and copies the marker's indicator, scaled to 1, into the gate dim. Before the
     marker (and in documents, which have none) every key scores 0 and every value is 0: the gate stays 0."""
     table[:, constant_dim] = 1.0
     table[gate.token, indicator_dim] = gate.marker_value
-    rms = lambda row: math.sqrt(float(row.square().sum()) / hidden)  # noqa: E731  the input RMSNorm's divisor
-    marker_rms, typical_rms = rms(table[gate.token]), 1.0
+    marker_rms = math.sqrt(float(table[gate.token].square().sum()) / hidden)  # the input RMSNorm's divisor
+    typical_rms = 1.0  # a content token: unit-RMS content, small importance
     # q.k / sqrt(D) = a^2 * (1 / rms_t) * (marker_value / marker_rms) / sqrt(D) = GATE_SCORE for a unit-RMS t
     a = math.sqrt(GATE_SCORE * math.sqrt(width) * marker_rms * typical_rms / gate.marker_value)
     attention.q_proj.weight[slow, constant_dim] = a

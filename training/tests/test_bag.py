@@ -155,6 +155,13 @@ def test_glove_without_training_data_and_too_few_examples_are_refused(tmp_path: 
     with pytest.raises(SystemExit, match="20 usable examples in --train-data; need 32"):
         build_base("init-lexical", tmp_path, *TINY_SIZE_FLAGS, "--train-data", tmp_path / "synth.jsonl", *BAG_FLAGS)
     with pytest.raises(SystemExit, match="--bag-upweight 'offline:toy=0': expected SOURCE=TIMES"):
-        build_base("init-lexical", tmp_path, *TINY_SIZE_FLAGS, "--train-data", tmp_path / "synth.jsonl",
-                   "--bag-upweight", "offline:toy=0")
+        build_base(
+            "init-lexical",
+            tmp_path,
+            *TINY_SIZE_FLAGS,
+            "--train-data",
+            tmp_path / "synth.jsonl",
+            "--bag-upweight",
+            "offline:toy=0",
+        )
     assert not (tmp_path / "base").exists(), "nothing is written"
