@@ -42,6 +42,7 @@ import json
 import math
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from tokenizers import Tokenizer
@@ -136,6 +137,22 @@ def reserved_dims(gate: InstructionGate | None) -> int:
     return 2 if gate is None else 5
 
 
+class TokenDims(NamedTuple):
+    """Where each part of a token embedding lives: content in [0, content), then the reserved dims in order."""
+
+    content: int  # C, also the number of content dims
+    marker: int
+    importance: int
+    constant: int  # the gate's dims (past the hidden size without a gate: never written)
+    indicator: int
+    gate: int
+
+
+def token_dims(hidden: int, gate: InstructionGate | None) -> TokenDims:
+    c = hidden - reserved_dims(gate)
+    return TokenDims(c, c, c + 1, c + 2, c + 3, c + 4)
+
+
 def check_pooling_capacity(config: MistralConfig, gate: InstructionGate | None) -> None:
     """Each pooling layer pools kv heads x head width content dims: together they must cover all of them."""
     width = config.hidden_size // config.num_attention_heads
@@ -170,9 +187,8 @@ def lexical_weights(
     hidden, heads, groups = config.hidden_size, config.num_attention_heads, config.num_key_value_heads
     width = hidden // heads  # D
     per_group = heads // groups  # query heads sharing one key/value head
-    content_dims = hidden - reserved_dims(gate)  # C
-    marker_dim, importance_dim = content_dims, content_dims + 1
-    constant_dim, indicator_dim, gate_dim = content_dims + 2, content_dims + 3, content_dims + 4  # with a gate
+    dims = token_dims(hidden, gate)
+    content_dims, marker_dim, importance_dim = dims.content, dims.marker, dims.importance
     slice_width = groups * width  # content dims pooled by one layer
     check_pooling_capacity(config, gate)
     slow = width // 2 - 1  # the slowest rotary pair is (slow, slow + D/2) in HF's rotate_half layout
@@ -198,9 +214,7 @@ def lexical_weights(
             layer.mlp.down_proj.weight.zero_()
         pooling = model_body.layers
         if gate is not None:
-            gate_head(
-                model_body.layers[0].self_attn, table, gate, hidden, width, slow, constant_dim, indicator_dim, gate_dim
-            )
+            gate_head(model_body.layers[0].self_attn, table, gate, dims, width, slow)
             pooling = model_body.layers[1:]
         # score = q.k / sqrt(D) = sqrt(H) * scale * log IDF / sqrt(D)  ->  weights IDF ** sharpness
         q_scale = sharpness * math.sqrt(width) / math.sqrt(hidden)
@@ -209,12 +223,13 @@ def lexical_weights(
         # (Without it they would add their prefix's mean, shifting each token's RMS and, through the gate's large
         # bonus, its weight.) EOS's query gets the same term back through its marker.
         sink = 0.0 if gate is None else sink_query(hidden, width)
+        on_marker = q_scale + sink / EOS_MARKER
         for k, layer in enumerate(pooling):
             attention = layer.self_attn
             for g in range(groups):
                 attention.k_proj.weight[g * width + slow, importance_dim] = 1.0
                 if gate is not None:  # flagged tokens: + bonus / sharpness in the key -> + bonus in the score
-                    attention.k_proj.weight[g * width + slow, gate_dim] = gate.bonus / sharpness
+                    attention.k_proj.weight[g * width + slow, dims.gate] = gate.bonus / sharpness
                 for d in range(width):
                     source = k * slice_width + g * width + d
                     if source < content_dims:
@@ -223,12 +238,11 @@ def lexical_weights(
             for h in range(heads):
                 # HF's RoPE turns the pair by +position*theta, so q.k ~ cos(q's angle + theta * distance): a query
                 # at angle -phase peaks at distance phase / theta, the middle of the window.
-                on_marker = q_scale + sink / EOS_MARKER
                 attention.q_proj.weight[h * width + slow, marker_dim] = on_marker
                 attention.q_proj.weight[h * width + slow + width // 2, marker_dim] = -on_marker * math.tan(phase)
                 if gate is not None:
-                    attention.q_proj.weight[h * width + slow, constant_dim] = -sink
-                    attention.q_proj.weight[h * width + slow + width // 2, constant_dim] = sink * math.tan(phase)
+                    attention.q_proj.weight[h * width + slow, dims.constant] = -sink
+                    attention.q_proj.weight[h * width + slow + width // 2, dims.constant] = sink * math.tan(phase)
         for dim in range(content_dims, hidden):  # the output is the pooled content alone
             model_body.norm.weight[dim] = 0.0
 
@@ -244,30 +258,20 @@ def sink_query(hidden: int, width: int) -> float:
 GATE_SCORE = 40.0
 
 
-def gate_head(
-    attention,
-    table: torch.Tensor,
-    gate: InstructionGate,
-    hidden: int,
-    width: int,
-    slow: int,
-    constant_dim: int,
-    indicator_dim: int,
-    gate_dim: int,
-) -> None:
+def gate_head(attention, table: torch.Tensor, gate: InstructionGate, dims: TokenDims, width: int, slow: int) -> None:
     """Layer 0, head 0: every position's query (from the constant dim) finds the marker's key (its indicator dim)
     if the marker is at or before it, and copies the marker's indicator, scaled to 1, into the gate dim. Before the
     marker (and in documents, which have none) every key scores 0 and every value is 0: the gate stays 0."""
-    table[:, constant_dim] = 1.0
-    table[gate.token, indicator_dim] = gate.marker_value
-    marker_rms = math.sqrt(float(table[gate.token].square().sum()) / hidden)  # the input RMSNorm's divisor
+    table[:, dims.constant] = 1.0
+    table[gate.token, dims.indicator] = gate.marker_value
+    marker_rms = math.sqrt(float(table[gate.token].square().sum()) / table.shape[1])  # the input RMSNorm's divisor
     typical_rms = 1.0  # a content token: unit-RMS content, small importance
     # q.k / sqrt(D) = a^2 * (1 / rms_t) * (marker_value / marker_rms) / sqrt(D) = GATE_SCORE for a unit-RMS t
     a = math.sqrt(GATE_SCORE * math.sqrt(width) * marker_rms * typical_rms / gate.marker_value)
-    attention.q_proj.weight[slow, constant_dim] = a
-    attention.k_proj.weight[slow, indicator_dim] = a
-    attention.v_proj.weight[0, indicator_dim] = 1.0
-    attention.o_proj.weight[gate_dim, 0] = marker_rms / gate.marker_value  # the value marker_value / rms -> 1
+    attention.q_proj.weight[slow, dims.constant] = a
+    attention.k_proj.weight[slow, dims.indicator] = a
+    attention.v_proj.weight[0, dims.indicator] = 1.0
+    attention.o_proj.weight[dims.gate, 0] = marker_rms / gate.marker_value  # the value marker_value / rms -> 1
 
 
 def training_examples(args: argparse.Namespace) -> tuple[list[Example], int]:
@@ -294,6 +298,7 @@ def trained_table(
     specials: list[int],
     hidden: int,
     gate: InstructionGate | None,
+    upweight: tuple[tuple[str, int], ...],
 ) -> tuple[tuple[torch.Tensor, torch.Tensor], dict]:
     """The token table trained on `examples` (bag.py), from random codes (+ GloVe) and log IDF."""
     if args.threads > 0:
@@ -310,7 +315,7 @@ def trained_table(
         args.bag_temperature,
         args.bag_max_length,
         args.seed,
-        upweights(args.bag_upweight),
+        upweight,
     )
     report = train_bag(bag, tokenizer, examples, set(specials), settings)
     report["glove_pieces"] = glove_pieces
@@ -344,7 +349,7 @@ def main(args: argparse.Namespace) -> int:
     bos_id, eos_id = tokenizer.token_to_id(args.bos_token), tokenizer.token_to_id(args.eos_token)
     if eos_id is None:
         raise SystemExit(f"init-lexical: EOS token {args.eos_token!r} is not in {args.tokenizer}")
-    upweights(args.bag_upweight)  # refuse a malformed flag before the slow work
+    upweight = upweights(args.bag_upweight)  # a malformed flag is refused before the slow work
     examples, bad_lines = training_examples(args)
     gate = InstructionGate(query_marker(tokenizer)) if args.gate_instruction else None
     docs = read_documents(args.text) + instruction_documents(args.instructions)
@@ -367,7 +372,9 @@ def main(args: argparse.Namespace) -> int:
     check_pooling_capacity(config, gate)  # before the minutes of table training
     table_values, bag_report = None, None
     if examples:
-        table_values, bag_report = trained_table(args, examples, tokenizer, idf, specials, config.hidden_size, gate)
+        table_values, bag_report = trained_table(
+            args, examples, tokenizer, idf, specials, config.hidden_size, gate, upweight
+        )
         bag_report["bad_lines"] = bad_lines
     lexical_weights(model, idf, specials, eos_id, args.sharpness, phase, table_values, gate)
 

@@ -23,6 +23,7 @@ from tiny_base import (
 )
 
 from lance_e5_train.bag import BagEncoder, InstructionGate, glove_content
+from lance_e5_train.lexical_init import token_dims
 from lance_e5_train.model import E5_TEMPLATE, TextEncoder, embed_texts, format_query, load_encoder_model
 
 SHARPNESS = 2.0
@@ -90,8 +91,9 @@ def assert_mistral_computes_its_bag(base: Path, gate: InstructionGate | None, mi
     model = load_encoder_model(base).eval()
     encoder = TextEncoder.from_dir(base, 128)
     table = model.get_input_embeddings().weight.detach()  # (V, H)
-    content_dims = table.shape[1] - (2 if gate is None else 5)
-    bag = BagEncoder(table[:, :content_dims], table[:, content_dims + 1], table.shape[1], SHARPNESS, gate)
+    dims = token_dims(table.shape[1], gate)
+    content_dims = dims.content
+    bag = BagEncoder(table[:, :content_dims], table[:, dims.importance], table.shape[1], SHARPNESS, gate)
     texts = [e["positive"] for e in synonym_examples(3, seed=9)]
     texts.append(format_query(E5_TEMPLATE, INSTRUCTION, synonym_examples(1, seed=9)[0]["query"]))
     vectors = embed_texts(model, encoder, texts)  # (4, H)
