@@ -13,13 +13,15 @@ from tiny_base import (
     INSTRUCTION,
     TINY_SIZE_FLAGS,
     build_base,
+    build_tokenizer,
     toy_corpus,
     toy_document,
     toy_examples,
     write_jsonl,
 )
+from tokenizers import Tokenizer, models, pre_tokenizers
 
-from lance_e5_train.lexical_init import EXCLUDED_IMPORTANCE, pooling_phase
+from lance_e5_train.lexical_init import EXCLUDED_IMPORTANCE, pooling_phase, query_marker
 from lance_e5_train.model import E5_TEMPLATE, TextEncoder, embed_texts, format_query, load_encoder_model
 
 SHARPNESS = 2.0
@@ -136,6 +138,15 @@ def test_the_instruction_gate_needs_a_layer_of_its_own(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"1 pooling layers .* cannot pool 59 content dims.*takes layer 0"):
         init_lexical(tmp_path, *flags)
     assert not (tmp_path / "base").exists(), "refused before anything is written"
+
+
+def test_the_gate_finds_the_query_marker_or_refuses_a_tokenizer_without_one() -> None:
+    tokenizer = build_tokenizer()
+    assert query_marker(tokenizer) == tokenizer.token_to_id("Query:")
+    no_marker = Tokenizer(models.WordLevel({"<unk>": 0, "<s>": 1, "</s>": 2}, unk_token="<unk>"))
+    no_marker.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    with pytest.raises(SystemExit, match="--gate-instruction: no token of .* holds 'Query'"):
+        query_marker(no_marker)
 
 
 def test_no_documents_is_refused_naming_the_inputs(tmp_path: Path) -> None:
