@@ -66,7 +66,8 @@ if [[ ${BASE_INIT:-lm} == lexical ]]; then
   if (( ${BAG_EPOCHS:-0} > 0 )); then
     # shellcheck disable=SC2086  # BAG_UPWEIGHT is a space-separated list of SOURCE=TIMES
     bag_args=(--train-data "$work/synth.jsonl" --bag-epochs "$BAG_EPOCHS" --bag-max-length "$BAG_MAX_LENGTH"
-      --bag-temperature "${BAG_TEMPERATURE:-0.05}" --threads "$THREADS" "${glove_args[@]}" --bag-upweight ${BAG_UPWEIGHT:-})
+      --bag-temperature "${BAG_TEMPERATURE:-0.05}" --bag-average "${BAG_AVERAGE:-1}" --threads "$THREADS" \
+      "${glove_args[@]}" --bag-upweight ${BAG_UPWEIGHT:-})
   fi
   # GATE_INSTRUCTION=1: layer 0 keeps the query's instruction out of its bag (init-lexical --gate-instruction).
   [[ ${GATE_INSTRUCTION:-0} == 1 ]] && bag_args+=(--gate-instruction)
@@ -169,7 +170,8 @@ if lexical and pretrain.get("bag"):
     upweight = dict(pretrain["bag"].get("upweight") or [])
     start += (", its token table first trained contrastively as that bag on the same synthetic data"
               + (" from GloVe-seeded whole-word pieces" if pretrain["bag"].get("glove_pieces") else "")
-              + "".join(f" ({source} examples counted {times}x)" for source, times in upweight.items()))
+              + "".join(f" ({source} examples counted {times}x)" for source, times in upweight.items())
+              + (f", averaged over {pretrain['bag']['average']} batch orders" if pretrain["bag"].get("average") else ""))
 if lexical and pretrain.get("instruction_gate"):
     start += ", with a first layer that keeps a query's instruction out of its bag"
 lexical_keys = ("sharpness", "documents", "long_context_base", "long_context_length", "pooling_phase", "bag",

@@ -143,6 +143,20 @@ def held_out_recall(bag: BagEncoder, tokenizer: Tokenizer, held: list[Example], 
     return float((top == gold).float().mean())
 
 
+def held_out_of(examples: list[Example]) -> list[Example]:
+    """The trainer's held-out slice of `examples` (its defaults): what the table's training never sees."""
+    defaults = TrainConfig()
+    return split_eval(examples, defaults.eval_percent, defaults.eval_max)[1]
+
+
+def average_tables(members: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(content (V, C), importance (V,)) tables trained from one start -> their "soup". Content is normalised per
+    token downstream (BagEncoder, lexical_weights), so the soup averages each token's direction."""
+    content = torch.stack([F.normalize(c, dim=-1) for c, _ in members]).mean(dim=0)
+    importance = torch.stack([i for _, i in members]).mean(dim=0)
+    return content, importance
+
+
 def train_bag(
     bag: BagEncoder,
     tokenizer: Tokenizer,

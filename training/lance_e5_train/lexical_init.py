@@ -48,7 +48,16 @@ import torch
 from tokenizers import Tokenizer
 from transformers import MistralConfig, MistralForCausalLM
 
-from .bag import BagEncoder, BagTraining, InstructionGate, glove_content, train_bag
+from .bag import (
+    BagEncoder,
+    BagTraining,
+    InstructionGate,
+    average_tables,
+    glove_content,
+    held_out_of,
+    held_out_recall,
+    train_bag,
+)
 from .data import Example, read_examples, report_bad_lines
 from .model import E5_TEMPLATE, format_query
 from .pretrain import add_architecture_arguments, mistral_config, read_documents, save_tokenizer
@@ -83,6 +92,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--bag-temperature", type=float, default=0.05, help="InfoNCE temperature of the token-table training")
     a("--bag-batch-size", type=int, default=64)
     a("--bag-max-length", type=int, default=128, help="tokens per text in the token-table training")
+    a(
+        "--bag-average",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train N tables from the same start in N batch orders (seed, seed+1, ...) and average them: "
+        "less seed noise, N times the minutes",
+    )
     a(
         "--bag-upweight",
         nargs="*",
@@ -307,19 +324,33 @@ def trained_table(
     glove_pieces = glove_content(tokenizer, args.glove, content) if args.glove else 0
     importance = torch.log(idf)  # (V,)
     importance[specials] = EXCLUDED_IMPORTANCE
-    bag = BagEncoder(content, importance, hidden, args.sharpness, gate)
-    settings = BagTraining(
-        args.bag_epochs,
-        args.bag_batch_size,
-        args.bag_lr,
-        args.bag_temperature,
-        args.bag_max_length,
-        args.seed,
-        upweight,
-    )
-    report = train_bag(bag, tokenizer, examples, set(specials), settings)
+    members, reports = [], []
+    for order in range(args.bag_average):  # each member: the same initial table, its own batch order
+        bag = BagEncoder(content, importance, hidden, args.sharpness, gate)
+        settings = BagTraining(
+            args.bag_epochs,
+            args.bag_batch_size,
+            args.bag_lr,
+            args.bag_temperature,
+            args.bag_max_length,
+            args.seed + order,
+            upweight,
+        )
+        reports.append(train_bag(bag, tokenizer, examples, set(specials), settings))
+        members.append((bag.content.detach(), bag.importance.detach()))
+    report = reports[0]
+    if len(members) > 1:  # a "soup": the members share their start, so their tables stay comparable entry by entry
+        content, importance = average_tables(members)
+        soup = BagEncoder(content, importance, hidden, args.sharpness, gate)
+        held = held_out_of(examples)
+        kept = ("seed", "recall@1_after", "seconds")  # the rest is the same for every member
+        report = {**report, "average": len(members), "members": [{k: r[k] for k in kept} for r in reports]}
+        report["seconds"] = sum(r["seconds"] for r in reports)
+        report["recall@1_after"] = held_out_recall(soup, tokenizer, held, set(specials), args.bag_max_length)
+    else:
+        content, importance = members[0]
     report["glove_pieces"] = glove_pieces
-    return (bag.content.detach(), bag.importance.detach()), report
+    return (content, importance), report
 
 
 def upweights(specs: list[str]) -> tuple[tuple[str, int], ...]:
@@ -350,6 +381,8 @@ def main(args: argparse.Namespace) -> int:
     if eos_id is None:
         raise SystemExit(f"init-lexical: EOS token {args.eos_token!r} is not in {args.tokenizer}")
     upweight = upweights(args.bag_upweight)  # a malformed flag is refused before the slow work
+    if args.bag_average < 1:
+        raise SystemExit(f"init-lexical: --bag-average {args.bag_average}: expected a whole number >= 1")
     examples, bad_lines = training_examples(args)
     gate = InstructionGate(query_marker(tokenizer)) if args.gate_instruction else None
     docs = read_documents(args.text) + instruction_documents(args.instructions)

@@ -22,7 +22,7 @@ from tiny_base import (
     write_jsonl,
 )
 
-from lance_e5_train.bag import BagEncoder, InstructionGate, glove_content
+from lance_e5_train.bag import BagEncoder, InstructionGate, average_tables, glove_content
 from lance_e5_train.lexical_init import token_dims
 from lance_e5_train.model import E5_TEMPLATE, TextEncoder, embed_texts, format_query, load_encoder_model
 
@@ -136,6 +136,25 @@ def test_the_instruction_gate_drops_the_instruction_from_queries(trained_base: P
     assert ungated < 0.95, f"without the gate the instruction should move queries (cosine {ungated:.4f})"
 
 
+def test_bag_average_trains_members_in_their_own_orders_and_writes_their_soup(tmp_path: Path) -> None:
+    """--bag-average 2: two tables from one start (seeds 0 and 1 order the batches), averaged into the base."""
+    toy_corpus(tmp_path / "corpus.txt", 400, seed=3)
+    write_jsonl(tmp_path / "synth.jsonl", synonym_examples(1200, seed=5))
+    flags = ("--train-data", tmp_path / "synth.jsonl", *BAG_FLAGS, "--bag-average", 2)
+    assert build_base("init-lexical", tmp_path, *TINY_SIZE_FLAGS, "--sharpness", SHARPNESS, *flags) == 0
+    report = json.loads((tmp_path / "base" / "pretrain_config.json").read_text())["bag"]
+    assert report["average"] == 2
+    assert [m["seed"] for m in report["members"]] == [0, 1]
+    # The soup is a table in its own right: it still finds the no-shared-word documents its members learnt.
+    assert report["recall@1_after"] >= report["recall@1_before"] + 0.3, report
+    # Members that agree average to themselves; opposite directions cancel (the soup is per-token directions).
+    content = torch.randn(5, 4)
+    same, _ = average_tables([(content, torch.zeros(5)), (3 * content, torch.ones(5))])
+    assert torch.allclose(same, torch.nn.functional.normalize(content, dim=-1), atol=1e-6)
+    opposite, importance = average_tables([(content, torch.zeros(5)), (-content, torch.ones(5))])
+    assert torch.allclose(opposite, torch.zeros(5, 4), atol=1e-6) and torch.allclose(importance, torch.full((5,), 0.5))
+
+
 def test_glove_vectors_seed_whole_word_pieces_only(tmp_path: Path) -> None:
     tokenizer = build_tokenizer()
     glove = {"dimensions": 4, "vectors": {"given": [1.0, 0.0, 0.0, 0.0, 1.0, 0], "passage": [0, 2.0, 0, 0, 2.0, 1]}}
@@ -165,5 +184,9 @@ def test_glove_without_training_data_and_too_few_examples_are_refused(tmp_path: 
             tmp_path / "synth.jsonl",
             "--bag-upweight",
             "offline:toy=0",
+        )
+    with pytest.raises(SystemExit, match="--bag-average 0: expected a whole number >= 1"):
+        build_base(
+            "init-lexical", tmp_path, *TINY_SIZE_FLAGS, "--train-data", tmp_path / "synth.jsonl", "--bag-average", 0
         )
     assert not (tmp_path / "base").exists(), "nothing is written"
