@@ -143,10 +143,11 @@ def held_out_recall(bag: BagEncoder, tokenizer: Tokenizer, held: list[Example], 
     return float((top == gold).float().mean())
 
 
-def held_out_of(examples: list[Example]) -> list[Example]:
-    """The trainer's held-out slice of `examples` (its defaults): what the table's training never sees."""
+def table_split(examples: list[Example]) -> tuple[list[Example], list[Example]]:
+    """-> (train, held): the trainer's held-out slice (its defaults), so that its metric never sees what the table
+    learnt."""
     defaults = TrainConfig()
-    return split_eval(examples, defaults.eval_percent, defaults.eval_max)[1]
+    return split_eval(examples, defaults.eval_percent, defaults.eval_max)
 
 
 def average_tables(members: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -179,8 +180,7 @@ def train_bag(
 def _train_bag(
     bag: BagEncoder, tokenizer: Tokenizer, examples: list[Example], excluded: set[int], settings: BagTraining, log
 ) -> dict:
-    defaults = TrainConfig()  # the trainer's held-out slice, so that its metric never sees what the table learnt
-    train, held = split_eval(examples, defaults.eval_percent, defaults.eval_max)
+    train, held = table_split(examples)
     for source, times in settings.upweight:  # after the split: no copy of a held-out example is trained on
         train += [e for e in train if e.source == source] * (times - 1)
     optimizer = torch.optim.Adam(bag.parameters(), lr=settings.lr)

@@ -54,8 +54,8 @@ from .bag import (
     InstructionGate,
     average_tables,
     glove_content,
-    held_out_of,
     held_out_recall,
+    table_split,
     train_bag,
 )
 from .data import Example, read_examples, report_bad_lines
@@ -126,6 +126,16 @@ def document_frequencies(tokenizer: Tokenizer, docs: list[str]) -> torch.Tensor:
         for encoding in tokenizer.encode_batch(docs[start : start + 2000], add_special_tokens=False):
             counts[sorted(set(encoding.ids))] += 1
     return counts
+
+
+def inverse_document_frequencies(tokenizer: Tokenizer, docs: list[str]) -> torch.Tensor:
+    """(V,) smoothed IDF of every token over `docs`, >= 1 so that log IDF >= 0."""
+    return torch.log((len(docs) + 1) / (document_frequencies(tokenizer, docs) + 1)) + 1
+
+
+def special_ids(tokenizer: Tokenizer, bos_id: int | None, eos_id: int) -> list[int]:
+    """BOS, EOS and UNK (those the tokenizer has): no content, and they never enter the bag."""
+    return [t for t in (bos_id, eos_id, tokenizer.token_to_id("<unk>")) if t is not None]
 
 
 def instruction_documents(paths: list[str]) -> list[str]:
@@ -342,7 +352,7 @@ def trained_table(
     if len(members) > 1:  # a "soup": the members share their start, so their tables stay comparable entry by entry
         content, importance = average_tables(members)
         soup = BagEncoder(content, importance, hidden, args.sharpness, gate)
-        held = held_out_of(examples)
+        held = table_split(examples)[1]
         kept = ("seed", "recall@1_after", "seconds")  # the rest is the same for every member
         report = {**report, "average": len(members), "members": [{k: r[k] for k in kept} for r in reports]}
         report["seconds"] = sum(r["seconds"] for r in reports)
@@ -388,13 +398,12 @@ def main(args: argparse.Namespace) -> int:
     docs = read_documents(args.text) + instruction_documents(args.instructions)
     if not docs:
         raise SystemExit("init-lexical: no documents in --text / --instructions")
-    frequencies = document_frequencies(tokenizer, docs)  # (V,)
-    idf = torch.log((len(docs) + 1) / (frequencies + 1)) + 1  # (V,) smoothed, >= 1 so log IDF >= 0
+    idf = inverse_document_frequencies(tokenizer, docs)  # (V,)
 
     # Tied: the LM head is unused by an embedder, and tying keeps the checkpoint small.
     config = mistral_config(args, tokenizer.get_vocab_size(), bos_id, eos_id, tie_embeddings=True)
     model = MistralForCausalLM(config)
-    specials = [t for t in (bos_id, eos_id, tokenizer.token_to_id("<unk>")) if t is not None]
+    specials = special_ids(tokenizer, bos_id, eos_id)
     if (args.long_context_base is None) != (args.long_context_length is None):
         raise SystemExit("init-lexical: --long-context-base and --long-context-length go together")
     phase = pooling_phase(

@@ -21,12 +21,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import statistics
 import sys
 from pathlib import Path
 
 import torch
+from lexical_ceiling import load, ndcg_at_10  # this tool's neighbour: BEIR loading and nDCG@10
 from tokenizers import Tokenizer
 from transformers import MistralForCausalLM
 
@@ -34,9 +34,10 @@ from lance_e5_train.bag import BagEncoder, InstructionGate, average_tables, enco
 from lance_e5_train.data import Example, read_examples
 from lance_e5_train.lexical_init import (
     add_arguments,
-    document_frequencies,
     instruction_documents,
+    inverse_document_frequencies,
     query_marker,
+    special_ids,
     trained_table,
     upweights,
 )
@@ -65,13 +66,6 @@ def validation_split(
     texts = {e.query for e in validation} | {e.positive for e in validation}
     train = [e for e in examples if not held(e) and e.query not in texts and e.positive not in texts]
     return train, validation
-
-
-def ndcg_single(scores: torch.Tensor, gold: torch.Tensor) -> float:
-    """nDCG@10 with one relevant document per query: 1/log2(rank + 1) when it ranks in the top 10."""
-    rank = (scores > scores.gather(1, gold[:, None])).sum(dim=1) + 1  # (Q,) 1-based
-    gain = torch.where(rank <= 10, 1 / torch.log2(rank.float() + 1), torch.zeros_like(rank, dtype=torch.float))
-    return float(gain.mean())
 
 
 def parse_setting(spec: str) -> tuple[str, dict[str, str]]:
@@ -116,18 +110,19 @@ def main() -> int:
     examples, _ = read_examples([sweep.data])
     train, validation = validation_split(examples, sweep.source, sweep.task_prefix, sweep.percent)
     documents = sorted({e.positive for e in validation})
-    gold = torch.tensor([documents.index(e.positive) for e in validation])
     queries = [format_query(E5_TEMPLATE, e.instruction, e.query) for e in validation]
+    held_out = (queries, documents, [{documents.index(e.positive): 1} for e in validation])
     print(
         f"{len(train)} training examples; validation: {len(validation)} {sweep.source} queries, "
         f"{len(documents)} documents",
         file=sys.stderr,
     )
     docs = read_documents([sweep.text]) + instruction_documents([sweep.data])
-    idf = torch.log((len(docs) + 1) / (document_frequencies(tokenizer, docs) + 1)) + 1
+    idf = inverse_document_frequencies(tokenizer, docs)
     gate = InstructionGate(query_marker(tokenizer))
-    bos, eos = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
-    specials = [t for t in (bos, eos, tokenizer.token_to_id("<unk>")) if t is not None]
+    names = product.parse_args(base_flags)
+    bos, eos = tokenizer.token_to_id(names.bos_token), tokenizer.token_to_id(names.eos_token)
+    specials = special_ids(tokenizer, bos, eos)
     bench = load_benchmark(Path(sweep.benchmark)) if sweep.benchmark else None
     cache = Path(sweep.cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -167,11 +162,9 @@ def main() -> int:
             members = [member(values, seed, seed + k) for k in range(int(values.get("average", "1")))]
             content, importance = average_tables(members)  # as init-lexical --bag-average
             bag = BagEncoder(content, importance, 256, 2.0, gate)
-            q = encode_texts(bag, tokenizer, queries, set(specials), 512)
-            d = encode_texts(bag, tokenizer, documents, set(specials), 512)
-            scores.append(ndcg_single(q @ d.T, gold))
+            scores.append(ranked_ndcg(bag, tokenizer, set(specials), held_out))
             if bench is not None:
-                bench_scores.append(benchmark_ndcg(bag, tokenizer, set(specials), bench))
+                bench_scores.append(ranked_ndcg(bag, tokenizer, set(specials), bench))
             print(
                 json.dumps(
                     {
@@ -208,34 +201,22 @@ def spread(values: list[float]) -> float:
 
 def load_benchmark(bench: Path) -> tuple[list[str], list[str], list[dict[int, int]]]:
     """A BEIR-style benchmark dir -> (query texts with the manifest's instruction, documents, relevance per query)."""
-    manifest = json.loads((bench.parent / "manifest.json").read_text())
-    instruction = manifest["benchmarks"][bench.name]["instruction"]
-    corpus = [json.loads(line) for line in open(bench / "corpus.jsonl")]
+    instruction = json.loads((bench.parent / "manifest.json").read_text())["benchmarks"][bench.name]["instruction"]
+    corpus, queries, qrels = load(bench)
     index = {c["_id"]: i for i, c in enumerate(corpus)}
-    qrels: dict[str, dict[int, int]] = {}
-    for line in list(open(bench / "qrels/test.tsv"))[1:]:
-        query, doc, score = line.rstrip("\n").split("\t")
-        qrels.setdefault(query, {})[index[doc]] = int(score)
-    queries = [json.loads(line) for line in open(bench / "queries.jsonl")]
-    queries = [q for q in queries if q["_id"] in qrels]
     texts = [format_query(E5_TEMPLATE, instruction, q["text"]) for q in queries]
     # BEIR's rule, as `lance-e5 eval` and `ingest`: title and text joined by a newline when the title is non-blank.
     documents = [f"{c['title']}\n{c['text']}" if (c.get("title") or "").strip() else c["text"] for c in corpus]
-    return texts, documents, [qrels[q["_id"]] for q in queries]
+    return texts, documents, [{index[d]: g for d, g in qrels[q["_id"]].items()} for q in queries]
 
 
-def benchmark_ndcg(bag: BagEncoder, tokenizer: Tokenizer, excluded: set[int], bench) -> float:
-    texts, documents, relevance = bench
-    scores = (
-        encode_texts(bag, tokenizer, texts, excluded, 512) @ encode_texts(bag, tokenizer, documents, excluded, 512).T
-    )
-    total = 0.0
-    for i, relevant in enumerate(relevance):
-        top = torch.topk(scores[i], 10).indices.tolist()
-        dcg = sum(relevant.get(j, 0) / math.log2(r + 2) for r, j in enumerate(top))
-        ideal = sorted(relevant.values(), reverse=True)
-        total += dcg / sum(g / math.log2(r + 2) for r, g in enumerate(ideal[:10]))
-    return total / len(relevance)
+def ranked_ndcg(bag: BagEncoder, tokenizer: Tokenizer, excluded: set[int], judged) -> float:
+    """nDCG@10 of (queries, documents, relevance by document index) as the bag ranks them."""
+    texts, documents, relevance = judged
+    q, d = (encode_texts(bag, tokenizer, t, excluded, 512) for t in (texts, documents))
+    qrels = {str(i): r for i, r in enumerate(relevance)}  # ndcg_at_10's shapes: ids, and relevance by document id
+    queries, corpus = [{"_id": str(i)} for i in range(len(texts))], [{"_id": j} for j in range(len(documents))]
+    return ndcg_at_10((q @ d.T).numpy(), queries, corpus, qrels)
 
 
 if __name__ == "__main__":
