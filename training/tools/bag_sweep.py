@@ -23,6 +23,7 @@ import hashlib
 import json
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -48,11 +49,16 @@ SETTING_KEYS = {"epochs", "temperature", "lr", "batch", "upweight", "average"}
 
 
 def validation_split(
-    examples: list[Example], source: str, task_prefix: str, percent: float
+    examples: list[Example],
+    source: str,
+    task_prefix: str,
+    percent: float,
+    page_of: Callable[[Example], str | None] = lambda e: None,
 ) -> tuple[list[Example], list[Example]]:
     """-> (train, validation): retrieval examples of `source` (instruction starting with `task_prefix`) whose positive
     hashes into the first `percent`% are held out, and every example sharing a query or a text with them leaves
-    training (e.g. the same page's description used as another task's query)."""
+    training (e.g. the same page's description used as another task's query), as does every example `page_of`
+    derives from a held-out example's page (e.g. a sentence of that page -> the rest of it)."""
 
     def held(e: Example) -> bool:
         digest = hashlib.sha256(e.positive.encode()).digest()
@@ -64,8 +70,26 @@ def validation_split(
 
     validation = [e for e in examples if held(e)]
     texts = {e.query for e in validation} | {e.positive for e in validation}
-    train = [e for e in examples if not held(e) and e.query not in texts and e.positive not in texts]
+    pages = {page_of(e) for e in validation} - {None}
+    train = [
+        e
+        for e in examples
+        if not held(e) and e.query not in texts and e.positive not in texts and page_of(e) not in pages
+    ]
     return train, validation
+
+
+def source_pages(path: str) -> Callable[[Example], str | None]:
+    """The page an example was made from (`meta.doc_ids[0]` of `lance-e5 synth --offline`), keyed by its texts."""
+    pages: dict[tuple[str, str, str], str] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                record = json.loads(line)
+                ids = (record.get("meta") or {}).get("doc_ids") or []
+                if ids:
+                    pages[(record["instruction"], record["query"], record["positive"])] = f"{record['source']}/{ids[0]}"
+    return lambda e: pages.get((e.instruction, e.query, e.positive))
 
 
 def parse_setting(spec: str) -> tuple[str, dict[str, str]]:
@@ -108,7 +132,10 @@ def main() -> int:
 
     tokenizer = Tokenizer.from_file(sweep.tokenizer)
     examples, _ = read_examples([sweep.data])
-    train, validation = validation_split(examples, sweep.source, sweep.task_prefix, sweep.percent)
+    train, validation = validation_split(
+        examples, sweep.source, sweep.task_prefix, sweep.percent, source_pages(sweep.data)
+    )
+    data_digest = hashlib.sha256(Path(sweep.data).read_bytes()).hexdigest()[:16]
     documents = sorted({e.positive for e in validation})
     queries = [format_query(E5_TEMPLATE, e.instruction, e.query) for e in validation]
     held_out = (queries, documents, [{documents.index(e.positive): 1} for e in validation])
@@ -135,6 +162,7 @@ def main() -> int:
             "percent": sweep.percent,
             "source": sweep.source,
             "task": sweep.task_prefix,
+            "data": data_digest,  # another synth.jsonl trains another table
         }
         name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
         path = cache / f"{name}.pt"
@@ -162,7 +190,8 @@ def main() -> int:
             members = [member(values, seed, seed + k) for k in range(int(values.get("average", "1")))]
             content, importance = average_tables(members)  # as init-lexical --bag-average
             bag = BagEncoder(content, importance, 256, 2.0, gate)
-            scores.append(ranked_ndcg(bag, tokenizer, set(specials), held_out))
+            if validation:  # --percent 0: the whole data trains, only --benchmark is scored
+                scores.append(ranked_ndcg(bag, tokenizer, set(specials), held_out))
             if bench is not None:
                 bench_scores.append(ranked_ndcg(bag, tokenizer, set(specials), bench))
             print(
@@ -170,7 +199,7 @@ def main() -> int:
                     {
                         "setting": name,
                         "seed": seed,
-                        "validation": round(scores[-1], 4),
+                        **({"validation": round(scores[-1], 4)} if scores else {}),
                         **({"benchmark": round(bench_scores[-1], 4)} if bench_scores else {}),
                     }
                 ),
@@ -183,16 +212,21 @@ def main() -> int:
         + (" benchmark mean (sd), record only |" if bench else "")
     )
     for name, scores, bench_scores in rows:
-        line = f"| {name} | {statistics.mean(scores):.4f} ({spread(scores):.4f}) | "
-        line += " / ".join(f"{s:.4f}" for s in scores) + " |"
+        line = (
+            f"| {name} | {mean(scores):.4f} ({spread(scores):.4f}) | " + " / ".join(f"{s:.4f}" for s in scores) + " |"
+        )
         if bench_scores:
             line += (
-                f" {statistics.mean(bench_scores):.4f} ({spread(bench_scores):.4f}) "
+                f" {mean(bench_scores):.4f} ({spread(bench_scores):.4f}) "
                 + " / ".join(f"{s:.4f}" for s in bench_scores)
                 + " |"
             )
         print(line)
     return 0
+
+
+def mean(values: list[float]) -> float:
+    return statistics.mean(values) if values else float("nan")
 
 
 def spread(values: list[float]) -> float:
