@@ -1,19 +1,23 @@
 """Choose the token table's training settings on a training-side slice, over several seeds — never on a benchmark.
 
 Why: the bag's settings (epochs, temperature, how much the man-page pairs count) were first chosen by looking at the
-man-page benchmark, and the chosen setting's margin over BM25 was within seed noise. This tool holds out a slice of
-one synthetic source's *training-split* documents (by a hash of the positive, so no held-out document is trained on
-under any query), trains the table exactly as `init-lexical` does (same code path, same seeded initialisation) on
-the rest, and scores each setting by nDCG@10 of the held-out queries (each with its own synthetic instruction)
-against all held-out documents, for every seed. It prints one row per setting: the mean, the spread and each seed.
+man-page benchmark, and the chosen setting's margin over BM25 was within seed noise. This tool holds out a slice of one
+synthetic source's *training-split* documents (by a hash of the positive; every example sharing a text with them or made
+from the same page, `meta.doc_ids[0]`, leaves training too), trains the table exactly as `init-lexical` does (same code
+path, same seeded initialisation) on the rest, and scores each setting by nDCG@10 of the held-out queries (each with its
+own synthetic instruction) against all held-out documents, for every seed. It prints one row per setting: the mean, the
+spread and each seed.
 
     training/.venv/bin/python training/tools/bag_sweep.py --data data/train-default/default/synth.jsonl \
         --text data/train-default/default/pretrain.txt --glove GLOVE.json --seeds 0 1 2 \
         --setting shipped:epochs=3,temperature=0.1,upweight=offline:man=5 --setting plain:epochs=3,temperature=0.1
 
-A setting with average=N trains N tables from the same initial table in N batch orders (seed, seed+1, ...) and
-averages them (a "model soup"). Trained tables are cached under --cache, so soups and reruns reuse their members.
-`--benchmark DIR` also scores each run on a benchmark, for the record only: a column printed after selection.
+Setting keys: epochs, temperature, lr, batch, upweight (SOURCE=TIMES joined by +), max_length (tokens per text while
+training, init-lexical's --bag-max-length) and average. A setting with average=N trains N tables from the same initial
+table in N batch orders (seed, seed+1, ...) and averages them (a "model soup"). Trained tables are cached under --cache,
+so soups and reruns reuse their members. `--benchmark DIR` also scores each run on a benchmark, for the record only: a
+column printed after selection. `--percent 0` holds nothing out: the table trains on all the data, as the shipped one
+does, and only the benchmark is scored (seed noise of the full recipe).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from lance_e5_train.lexical_init import (
 from lance_e5_train.model import E5_TEMPLATE, format_query
 from lance_e5_train.pretrain import mistral_config, read_documents
 
-SETTING_KEYS = {"epochs", "temperature", "lr", "batch", "upweight", "average"}
+SETTING_KEYS = {"epochs", "temperature", "lr", "batch", "upweight", "average", "max_length"}
 
 
 def validation_split(
@@ -156,6 +160,7 @@ def main() -> int:
 
     def member(values: dict[str, str], init: int, order: int) -> tuple[torch.Tensor, torch.Tensor]:
         key = {k: values.get(k) for k in ("epochs", "temperature", "lr", "batch", "upweight")}
+        key |= {"max_length": values["max_length"]} if "max_length" in values else {}  # earlier caches stay valid
         key |= {
             "init": init,
             "order": order,
@@ -170,7 +175,7 @@ def main() -> int:
             return torch.load(path)
         flags = base_flags + ["--seed", str(order), "--bag-epochs", values.get("epochs", "3")]
         flags += ["--bag-temperature", values.get("temperature", "0.1"), "--bag-lr", values.get("lr", "0.01")]
-        flags += ["--bag-batch-size", values.get("batch", "64")]
+        flags += ["--bag-batch-size", values.get("batch", "64"), "--bag-max-length", values.get("max_length", "128")]
         flags += ["--bag-upweight", *values["upweight"].split("+")] if values.get("upweight") else []
         args = product.parse_args(flags)
         torch.manual_seed(init)  # as init-lexical's main: the seed, then the model's own init, then the table's
