@@ -1,7 +1,8 @@
 /**
  * Builds the visible benchmarks from the offline corpora (installed by scripts/setup.d/corpora.sh) into
- * data/benchmarks/ (git-ignored): BEIR directories man/, wordnet/, sotu/ and bitext/<lang>.jsonl, plus
- * manifest.json naming each benchmark's query instruction. Only held-out documents are used (src/data/split.ts).
+ * data/benchmarks/ (git-ignored): BEIR directories man/, wordnet/, sotu/ and bitext/<lang>.jsonl (also as BEIR
+ * directories bitext-retrieval/<lang>/: English → translation, for BM25 / vector / hybrid), plus manifest.json naming
+ * each benchmark's query instruction. Only held-out documents are used (src/data/split.ts).
  *
  *   node --import tsx scripts/build-benchmarks.ts [--out DIR] [--only man,wordnet,sotu,bitext] [--max-queries N]
  *     [--max-documents N] [--max-pairs N] [--man-family-cap N] [--man-keep-stubs] [--force]
@@ -19,6 +20,7 @@ import { type BeirBenchmark, writeBeirBenchmark, writePairs } from "../src/eval/
 import { VISIBLE_BENCHMARKS, type VisibleBenchmarkName } from "../src/eval/benchmarks/manifest.ts";
 import {
   BITEXT_LANGUAGES,
+  bitextRetrievalBenchmark,
   buildGettextBitext,
   buildManBenchmark,
   buildSotuBenchmark,
@@ -104,7 +106,10 @@ for (const name of only) {
   } else if (name === "bitext") {
     const dir = path.join(outDir, "bitext");
     const languages = Object.keys(BITEXT_LANGUAGES);
-    if (!values.force && languages.every((lang) => existsSync(path.join(dir, `${lang}.jsonl`)))) {
+    const retrievalDir = path.join(outDir, "bitext-retrieval");
+    const built = (lang: string) =>
+      existsSync(path.join(dir, `${lang}.jsonl`)) && existsSync(path.join(retrievalDir, lang, "qrels", "test.tsv"));
+    if (!values.force && languages.every(built)) {
       console.error(`bitext: already built (${dir}; --force rebuilds)`);
       continue;
     }
@@ -119,10 +124,11 @@ for (const name of only) {
         continue;
       }
       await writePairs(path.join(dir, `${language}.jsonl`), pairs);
+      await writeBeirBenchmark(path.join(retrievalDir, language), bitextRetrievalBenchmark(pairs));
       counts[language] = pairs.length;
     }
     summary.bitext = counts;
-    console.error(`bitext: ${JSON.stringify(counts)} → ${dir}`);
+    console.error(`bitext: ${JSON.stringify(counts)} → ${dir} (and as retrieval benchmarks in ${retrievalDir})`);
   }
 }
 

@@ -121,7 +121,8 @@ if ! grep -q '"hybrid": {' "$model_out/lance-e5.json"; then
 fi
 
 log "7/7 evaluate on the held-out visible benchmarks (BM25, model, hybrid; before vs after) and write the card"
-[[ -f data/benchmarks/manifest.json ]] || npm run --silent benchmarks:build
+# (benchmarks:build builds only what is missing, e.g. bitext-retrieval/ in a checkout built before it existed)
+[[ -f data/benchmarks/manifest.json && -d data/benchmarks/bitext-retrieval ]] || npm run --silent benchmarks:build
 evals=$work/eval.jsonl
 # Scores measured on an older build of the benchmarks (e.g. before the man family cap) are not comparable: re-run.
 [[ -f $evals && data/benchmarks/manifest.json -nt $evals ]] && rm -f "$evals"
@@ -144,6 +145,15 @@ for model in "$work/export-before" "$model_out"; do
   for pairs in data/benchmarks/bitext/*.jsonl; do
     [[ -e $pairs ]] || continue
     record "bitext-$(basename "$pairs" .jsonl)" "$name" vector "${cli[@]}" bitext "$pairs" --model "$model" --json
+  done
+  # The same pairs as retrieval (English -> its translation): the model against BM25, hybrid against both.
+  for pairs in data/benchmarks/bitext-retrieval/*/; do
+    [[ -d $pairs ]] || continue
+    for mode in fulltext vector hybrid; do
+      [[ $mode == fulltext && $model != "$model_out" ]] && continue
+      record "bitext-retrieval-$(basename "$pairs")" "$name" "$mode" "${cli[@]}" eval "$pairs" --model "$model" \
+        --mode "$mode" --task bitext --json
+    done
   done
 done
 cat "$evals"

@@ -9,6 +9,7 @@ import { HELD_OUT_PERCENT, isHeldOut } from "../../src/data/split.ts";
 import { loadBeirDataset } from "../../src/eval/beir.ts";
 import { writeBeirBenchmark } from "../../src/eval/benchmarks/beir-writer.ts";
 import {
+  bitextRetrievalBenchmark,
   buildGettextBitext,
   buildManBenchmark,
   buildSotuBenchmark,
@@ -208,6 +209,28 @@ describe("visible benchmark builders keep only held-out documents", () => {
     );
     assert.deepEqual(byLanguage.get("de"), [{ en: "Save the current file as", xx: "Aktuelle Datei speichern unter" }]);
     assert.deepEqual(byLanguage.get("ru"), [{ en: "Save the current file as", xx: "Сохранить файл" }]);
+  });
+
+  it("bitext as retrieval: English message -> its translation, read back by lance-e5 eval's BEIR loader", async () => {
+    const pairs = [
+      { en: "Save the current file as", xx: "Aktuelle Datei speichern unter" },
+      { en: "Close all open windows", xx: "Alle Fenster schließen" },
+    ];
+    const target = path.join(dir, "bitext-retrieval", "de");
+    await writeBeirBenchmark(target, bitextRetrievalBenchmark(pairs));
+    const dataset = await loadBeirDataset(target);
+    assert.deepEqual(
+      dataset.queries.map((q) => q.text),
+      pairs.map((p) => p.en),
+    );
+    assert.deepEqual(
+      dataset.corpus.map((d) => d.text),
+      pairs.map((p) => p.xx),
+    );
+    // Each English message has exactly its own translation as the relevant document.
+    for (const [i, query] of dataset.queries.entries()) {
+      assert.deepEqual([...(dataset.qrels.get(query.id)?.entries() ?? [])], [[dataset.corpus[i]?.id, 1]]);
+    }
   });
 
   it("cleanUiString keeps identifiers, drops accelerators and markup", () => {

@@ -276,6 +276,19 @@ export async function buildGettextBitext(
   return result;
 }
 
+/**
+ * One language's bitext pairs as a retrieval benchmark (English message → its translation among all of that
+ * language's translations), so `lance-e5 eval` can rank them by BM25, by vector and by hybrid alike: the issue's
+ * "model against BM25, hybrid against both" on the bitext benchmark. Pair i is query `en-i` and document `xx-i`.
+ */
+export function bitextRetrievalBenchmark(pairs: readonly BitextPair[]): BeirBenchmark {
+  return {
+    queries: pairs.map((pair, i) => ({ id: `en-${i}`, text: pair.en })),
+    corpus: pairs.map((pair, i) => ({ id: `xx-${i}`, title: "", text: pair.xx })),
+    qrels: pairs.map((_, i) => [`en-${i}`, `xx-${i}`, 1]),
+  };
+}
+
 function countBy(values: readonly string[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
