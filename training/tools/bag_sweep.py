@@ -125,6 +125,8 @@ def main() -> int:
     parser.add_argument("--benchmark", help="also score each run on this benchmark dir, for the record only")
     parser.add_argument("--threads", type=int, default=1)
     sweep = parser.parse_args()
+    if sweep.percent == 0 and not sweep.benchmark:
+        raise SystemExit("bag_sweep: --percent 0 holds nothing out, so it needs --benchmark to score anything")
     torch.set_num_threads(sweep.threads)
 
     # The product's own flags (lexical_init.add_arguments) at the shipped architecture: trained_table reads them.
@@ -159,8 +161,7 @@ def main() -> int:
     cache.mkdir(parents=True, exist_ok=True)
 
     def member(values: dict[str, str], init: int, order: int) -> tuple[torch.Tensor, torch.Tensor]:
-        key = {k: values.get(k) for k in ("epochs", "temperature", "lr", "batch", "upweight")}
-        key |= {"max_length": values["max_length"]} if "max_length" in values else {}  # earlier caches stay valid
+        key = {k: values.get(k) for k in ("epochs", "temperature", "lr", "batch", "upweight", "max_length")}
         key |= {
             "init": init,
             "order": order,
