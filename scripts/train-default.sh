@@ -135,25 +135,25 @@ record() {  # benchmark model mode command... : run it unless this score is alre
   local result; result=$("$@")
   echo "$key, \"result\": $result}" >> "$evals"
 }
-for model in "$work/export-before" "$model_out"; do
-  name=$(basename "$model")
+retrieval() {  # benchmark model-dir beir-dir eval-flags... : BM25 (once, with the final model), vector, hybrid
+  local benchmark=$1 model=$2 dir=$3 mode; shift 3
   for mode in fulltext vector hybrid; do
     [[ $mode == fulltext && $model != "$model_out" ]] && continue  # BM25 does not depend on the model
-    record man "$name" "$mode" "${cli[@]}" eval data/benchmarks/man --model "$model" --mode "$mode" \
-      --instruction "$instruction" --json
+    record "$benchmark" "$(basename "$model")" "$mode" "${cli[@]}" eval "$dir" --model "$model" --mode "$mode" \
+      "$@" --json
   done
+}
+for model in "$work/export-before" "$model_out"; do
+  retrieval man "$model" data/benchmarks/man --instruction "$instruction"
   for pairs in data/benchmarks/bitext/*.jsonl; do
     [[ -e $pairs ]] || continue
-    record "bitext-$(basename "$pairs" .jsonl)" "$name" vector "${cli[@]}" bitext "$pairs" --model "$model" --json
+    record "bitext-$(basename "$pairs" .jsonl)" "$(basename "$model")" vector "${cli[@]}" bitext "$pairs" \
+      --model "$model" --json
   done
   # The same pairs as retrieval (English -> its translation): the model against BM25, hybrid against both.
-  for pairs in data/benchmarks/bitext-retrieval/*/; do
-    [[ -d $pairs ]] || continue
-    for mode in fulltext vector hybrid; do
-      [[ $mode == fulltext && $model != "$model_out" ]] && continue
-      record "bitext-retrieval-$(basename "$pairs")" "$name" "$mode" "${cli[@]}" eval "$pairs" --model "$model" \
-        --mode "$mode" --task bitext --json
-    done
+  for dir in data/benchmarks/bitext-retrieval/*/; do
+    [[ -d $dir ]] || continue
+    retrieval "bitext-retrieval-$(basename "$dir")" "$model" "$dir" --task bitext
   done
 done
 cat "$evals"

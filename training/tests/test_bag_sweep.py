@@ -1,4 +1,4 @@
-"""training/tools/bag_sweep.py: nothing derived from a validation page is trained on."""
+"""training/tools/bag_sweep.py: nothing derived from a validation page is trained on; bad flags are refused."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from bag_sweep import source_pages, validation_split  # noqa: E402
+from bag_sweep import main, source_pages, validation_split  # noqa: E402
 
 from lance_e5_train.data import read_examples  # noqa: E402
 
@@ -51,3 +53,14 @@ def test_a_validation_pages_other_pairs_leave_training(tmp_path: Path) -> None:
     assert [e.query for e in train] == ["It restores them.", "It lists files.", "It copies files."]  # texts differ
     train, _ = validation_split(examples, "offline:man", "Given a one-line summary of", 100.0, source_pages(str(data)))
     assert [e.query for e in train] == ["It lists files.", "It copies files."]
+
+
+def test_percent_zero_without_a_benchmark_is_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    argv = ["bag_sweep", "--data", "missing.jsonl", "--text", "missing.txt", "--setting", "a:epochs=1"]
+    monkeypatch.setattr(sys, "argv", argv + ["--percent", "0", "--cache", str(cache)])
+    with pytest.raises(SystemExit, match="--percent 0 holds nothing out, so it needs --benchmark"):
+        main()
+    assert not cache.exists()
